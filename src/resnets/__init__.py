@@ -1,0 +1,22 @@
+"""resnets: build, train, inspect, study, convert and export residual networks for image classification.
+
+The public functions here are what the command line calls, one per sub-command.
+"""
+
+from resnets._version import __version__
+from resnets.errors import ResnetsError
+from resnets.inspect import diagram, summary, zoo_table
+from resnets.models import build_model, create_model, get_spec, list_models, model_info
+
+__all__ = [
+    "ResnetsError",
+    "__version__",
+    "build_model",
+    "create_model",
+    "diagram",
+    "get_spec",
+    "list_models",
+    "model_info",
+    "summary",
+    "zoo_table",
+]

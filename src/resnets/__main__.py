@@ -1,0 +1,5 @@
+import sys
+
+from resnets.cli import main
+
+sys.exit(main())
