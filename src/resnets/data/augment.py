@@ -1,0 +1,96 @@
+"""Augmentation on batches of tensors, on whatever device the batch is on (the airbench way).
+
+No torchvision: pad-and-crop, flip and brightness are a few tensor operations over the whole batch, so a
+small data set can live on the accelerator and never touch the host. Every random draw comes from the
+``torch.Generator`` passed in, so a seeded epoch is reproducible (and a resumed run repeats it exactly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Augment:
+    """What to do to each training batch.
+
+    Attributes:
+        pad: pad by this many pixels (reflect), then crop back to the original size at a random offset.
+        per_sample_crop: a crop offset per image (``True``) or one per batch (``False``: cheaper).
+        flip: random horizontal flips, per image.
+        brightness: multiply each image by ``U(1 - b, 1 + b)`` (0: off).
+    """
+
+    pad: int = 0
+    per_sample_crop: bool = True
+    flip: bool = False
+    brightness: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.pad or self.flip or self.brightness)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Augment a float NCHW batch (values on any scale)."""
+        if self.pad:
+            x = random_crop(x, self.pad, generator, per_sample=self.per_sample_crop)
+        if self.flip:
+            x = random_flip(x, generator)
+        if self.brightness:
+            x = random_brightness(x, self.brightness, generator)
+        return x
+
+
+def _rand(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    return torch.rand(shape, generator=generator, device=gen_device).to(device)
+
+
+def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator | None = None, *,
+                per_sample: bool = True) -> torch.Tensor:
+    """Reflect-pad by ``pad`` and crop back to the input size at random offsets."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    span = 2 * pad + 1
+    offsets = (_rand((n if per_sample else 1, 2), generator, x.device) * span).long().clamp_(max=span - 1)
+    if not per_sample:
+        i, j = offsets[0].tolist()
+        return padded[:, :, i:i + h, j:j + w]
+    rows = (offsets[:, 0:1] + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+    cols = (offsets[:, 1:2] + torch.arange(w, device=x.device)).view(n, 1, 1, w)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+    channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+    return padded[batch, channel, rows, cols]
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Flip each image left-right with probability 1/2."""
+    flip = _rand((x.shape[0],), generator, x.device) < 0.5
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+
+
+def random_brightness(x: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Scale each image by a factor drawn from ``U(1 - amount, 1 + amount)``."""
+    factor = 1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount
+    return x * factor.view(-1, 1, 1, 1)
+
+
+def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Crop the centre ``size`` (H, W) of an NCHW batch."""
+    h, w = size
+    top, left = (x.shape[2] - h) // 2, (x.shape[3] - w) // 2
+    if top < 0 or left < 0:
+        raise ValueError(f"cannot centre-crop {tuple(x.shape[2:])} images to {size}.")
+    return x[:, :, top:top + h, left:left + w]
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of an NCHW float batch."""
+    return F.interpolate(x.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
