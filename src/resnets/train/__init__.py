@@ -1,5 +1,36 @@
 """Training, evaluation, prediction and checkpoints."""
 
-from resnets.train.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, save_checkpoint
+from resnets.train.checkpoint import (
+    FOREIGN_READERS,
+    Checkpoint,
+    load_checkpoint,
+    read_weights,
+    resolve_checkpoint,
+    save_checkpoint,
+)
+from resnets.train.config import RECIPES, TrainConfig, load_recipe, resolve_config
+from resnets.train.evaluate import EvalResult, evaluate
+from resnets.train.loop import TrainResult, train
+from resnets.train.metrics import EvalMetrics, evaluate_batches
+from resnets.train.predict import Prediction, predict
 
-__all__ = ["Checkpoint", "load_checkpoint", "resolve_checkpoint", "save_checkpoint"]
+__all__ = [
+    "FOREIGN_READERS",
+    "RECIPES",
+    "Checkpoint",
+    "EvalMetrics",
+    "EvalResult",
+    "Prediction",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "evaluate_batches",
+    "load_checkpoint",
+    "load_recipe",
+    "predict",
+    "read_weights",
+    "resolve_checkpoint",
+    "resolve_config",
+    "save_checkpoint",
+    "train",
+]

@@ -168,6 +168,41 @@ def load_checkpoint(path: str | Path, *, train_state: bool = False) -> Checkpoin
     )
 
 
+# --- weights from any file -----------------------------------------------------------------------------
+
+WeightReader = Callable[[Path, NetSpec], "tuple[dict[str, torch.Tensor], Preprocessing | None] | None"]
+FOREIGN_READERS: list[WeightReader] = []
+"""Readers of foreign weight files (Keras, torchvision, timm...), registered by :mod:`resnets.interop`.
+Each returns ``(state_dict, preprocessing)`` for a file it recognises, else ``None``."""
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a safetensors file carrying resnets metadata."""
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("format") == FORMAT
+    except (safetensors.SafetensorError, OSError, ValueError):
+        return False
+
+
+def read_weights(path: str | Path, spec: NetSpec) -> tuple[dict[str, torch.Tensor], Preprocessing | None]:
+    """A state dict for a model of ``spec`` from a resnets checkpoint or any foreign format a registered
+    reader knows, with the preprocessing the weights expect."""
+    path = resolve_checkpoint(path)
+    if is_checkpoint(path):
+        ckpt = load_checkpoint(path)
+        return ckpt.weights, ckpt.preprocessing
+    for reader in FOREIGN_READERS:
+        found = reader(path, spec)
+        if found is not None:
+            return found
+    raise ResnetsError(
+        f"cannot read weights from {path}: it is not a resnets checkpoint"
+        + ("" if FOREIGN_READERS else " (foreign formats need resnets.interop)")
+        + " and no importer recognises it."
+    )
+
+
 # --- nested training state <-> JSON + tensors ---------------------------------------------------------
 
 

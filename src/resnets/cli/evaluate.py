@@ -1,0 +1,41 @@
+"""``resnets evaluate CKPT [--data SPEC] [--split test] [--out DIR] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from resnets.train import evaluate
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("evaluate", help="top-1/top-5, loss, per-class accuracy and a confusion matrix")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint or a run folder (its best checkpoint)")
+    p.add_argument("--data", help="a data spec (default: the data the run trained on)")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument("--batch-size", type=int, default=256, dest="batch_size")
+    p.add_argument("--out", help="folder for eval-<split>.json and confusion-<split>.png (default: the run folder)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = evaluate(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
+                      device=args.device)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    m = result.metrics
+    console = Console(highlight=False)
+    console.print(f"{result.checkpoint} on {result.data} ({result.split}, {m.count} images): "
+                  f"top-1 {m.top1:.4f}  top-5 {m.top5:.4f}  loss {m.loss:.4f}")
+    table = Table("class", "accuracy", title="per class", title_justify="left")
+    for name, acc in zip(result.classes, m.per_class, strict=True):
+        table.add_row(name, f"{acc:.4f}")
+    console.print(table)
+    console.print(f"wrote {', '.join(str(f) for f in result.files)}")
+    return 0

@@ -1,0 +1,29 @@
+"""``resnets predict CKPT PATH... [--top K] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from resnets.train import predict
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("predict", help="top-k labels with probabilities for images or folders")
+    p.add_argument("checkpoint", help="a .safetensors checkpoint or a run folder")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="image files or folders of images")
+    p.add_argument("--top", type=int, default=5, help="how many labels per image (default 5)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    results = predict(args.checkpoint, args.inputs, top_k=args.top, device=args.device)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return 0
+    for r in results:
+        best = "  ".join(f"{label} {p:.3f}" for label, p in r.top)
+        print(f"{r.path}: {best}")
+    return 0

@@ -1,0 +1,1 @@
+"""Named training recipes, one YAML file each (``resnets train --recipe NAME``)."""

@@ -1,0 +1,169 @@
+"""A training run's configuration: one flat, typed record resolved from a recipe, a file and flags.
+
+Precedence, lowest first: the defaults below, the named recipe (a YAML file shipped in
+``resnets/recipes/``), a ``--config FILE``, then explicit overrides (command-line flags or keyword
+arguments). The resolved config is written into the run folder and into every checkpoint, so a run can
+always be told apart and repeated. Unknown keys are refused with the closest known names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from resnets.errors import ResnetsError
+
+RECIPES = ("default", "course", "signs", "paper-cifar", "fast")
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a run. ``epochs`` or ``iterations`` sets its length; the schedule scales with it."""
+
+    model: str = "resnet20"
+    data: str | None = None
+    recipe: str = "default"
+    out: str | None = None
+    seed: int = 0
+    # length
+    epochs: int = 4
+    iterations: int | None = None
+    batch_size: int = 128
+    eval_batch_size: int = 256
+    # optimisation
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    lr: float = 0.2
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    no_decay_bn_bias: bool = False
+    schedule: Literal["onecycle", "cosine", "multistep", "constant"] = "onecycle"
+    warmup: float = 0.25
+    milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])
+    gamma: float = 0.1
+    warmup_lr: float | None = None
+    warmup_iterations: int = 0
+    warmup_min_depth: int = 0
+    label_smoothing: float = 0.1
+    grad_clip: float | None = None
+    # data
+    val_fraction: float | None = None
+    paper_split: bool = False
+    train_on: str = "train"
+    limit: int | None = None
+    normalize: Literal["data", "x/255"] = "data"
+    pad: int = 4
+    per_sample_crop: bool = True
+    flip: bool = True
+    brightness: float = 0.0
+    workers: int = 2
+    data_on_device: bool = True
+    # model
+    zero_init_last: bool | None = None
+    drop_path_rate: float | None = None
+    bn_momentum: float | None = None
+    bn_recalibrate: bool = False
+    bn_recalibrate_batches: int = 50
+    sync_bn: bool = False
+    # fine-tuning
+    weights: str | None = None
+    freeze: int = 0
+    freeze_bn: bool = False
+    backbone_lr_scale: float = 1.0
+    # speed
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    channels_last: bool = True
+    compile: Literal["auto", "on", "off"] = "off"
+    device: str = "auto"
+    deterministic: bool = False
+    # reporting
+    log_every: int = 20
+    eval_every: int = 1
+    test_each_epoch: bool = False
+    tensorboard: bool = False
+    plots: bool = True
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _check_keys(data: dict[str, Any], where: str) -> None:
+    for key in data:
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(key, list(_FIELDS), n=2)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            raise ResnetsError(f"{where} has an unknown key {key!r}{hint}; `resnets train --help` lists them.")
+
+
+def load_recipe(name: str) -> dict[str, Any]:
+    """The settings of a named recipe shipped with the package."""
+    if name not in RECIPES:
+        close = difflib.get_close_matches(name, RECIPES, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise ResnetsError(f"unknown recipe {name!r}{hint}; recipes: {', '.join(RECIPES)}.")
+    text = resources.files("resnets.recipes").joinpath(f"{name}.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    _check_keys(data, f"recipe {name}")
+    return data
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ResnetsError(f"no config file at {path}.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ResnetsError(f"{path} is not valid YAML ({str(exc).splitlines()[0]}).") from None
+    if not isinstance(data, dict):
+        raise ResnetsError(f"{path} must hold a mapping of config keys.")
+    _check_keys(data, str(path))
+    return data
+
+
+def resolve_config(recipe: str | None = None, config_file: str | Path | None = None,
+                   **overrides: Any) -> TrainConfig:
+    """Defaults < recipe < config file < overrides; ``None`` overrides are ignored."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    _check_keys(overrides, "the options")
+    from_file = read_config_file(config_file) if config_file else {}
+    name = recipe or from_file.get("recipe") or "default"
+    merged = {**load_recipe(name), **from_file, **overrides, "recipe": name}
+    config = TrainConfig(**merged)
+    validate(config)
+    return config
+
+
+def validate(c: TrainConfig) -> None:
+    """Refuse values that cannot work, in one sentence each."""
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ResnetsError(message)
+
+    need(c.epochs >= 1, f"epochs must be at least 1, not {c.epochs}.")
+    need(c.iterations is None or c.iterations >= 1, "iterations must be a positive number.")
+    need(c.batch_size >= 1, f"batch_size must be a positive integer, not {c.batch_size}.")
+    need(c.lr > 0, f"lr must be positive, not {c.lr}.")
+    need(c.optimizer in ("sgd", "adam", "adamw"), f"optimizer must be sgd, adam or adamw, not {c.optimizer!r}.")
+    need(c.schedule in ("onecycle", "cosine", "multistep", "constant"),
+         f"schedule must be onecycle, cosine, multistep or constant, not {c.schedule!r}.")
+    need(0 <= c.warmup < 1, f"warmup is a fraction of the run in [0, 1), not {c.warmup}.")
+    need(all(0 < m < 1 for m in c.milestones), "milestones are fractions of the run, each in (0, 1).")
+    need(0 <= c.label_smoothing < 1, "label_smoothing must be in [0, 1).")
+    need(c.precision in ("auto", "fp32", "bf16", "fp16"), "precision must be auto, fp32, bf16 or fp16.")
+    need(c.compile in ("auto", "on", "off"), "compile must be auto, on or off.")
+    need(c.normalize in ("data", "x/255"), "normalize must be 'data' or 'x/255'.")
+    need(c.val_fraction is None or 0 < c.val_fraction < 1, "val_fraction must be in (0, 1).")
+    need(c.freeze >= 0, "freeze counts stages to freeze (0: none).")
+    need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
+    need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")
