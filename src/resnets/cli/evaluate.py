@@ -8,7 +8,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from resnets.train import evaluate
+from resnets.training import evaluate
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

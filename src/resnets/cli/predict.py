@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from resnets.train import predict
+from resnets.training import predict
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from resnets.cli.options import key_value
-from resnets.train import RECIPES, train
+from resnets.training import RECIPES, train
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

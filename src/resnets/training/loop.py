@@ -31,13 +31,13 @@ from resnets.data import Augment, Batches, DataBundle, Preprocessing, load_data
 from resnets.errors import ResnetsError
 from resnets.models import Network, create_model, get_spec
 from resnets.models.weights import load_weights
-from resnets.train import schedule as schedules
-from resnets.train.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
-from resnets.train.config import TrainConfig, resolve_config
-from resnets.train.metrics import evaluate_batches, logits_of
-from resnets.train.plots import plot_curves
-from resnets.train.progress import Reporter
-from resnets.train.runtime import Runtime, rng_state, seed_everything, set_rng_state, setup_runtime
+from resnets.training import schedule as schedules
+from resnets.training.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
+from resnets.training.config import TrainConfig, resolve_config
+from resnets.training.metrics import evaluate_batches, logits_of
+from resnets.training.plots import plot_curves
+from resnets.training.progress import Reporter
+from resnets.training.runtime import Runtime, rng_state, seed_everything, set_rng_state, setup_runtime
 
 
 @dataclass
@@ -125,7 +125,18 @@ class Trainer:
             for key in ("zero_init_last", "drop_path_rate", "bn_momentum"):
                 if getattr(c, key) is not None:
                     overrides[key] = getattr(c, key)
-        model = create_model(c.model, **overrides)
+        try:
+            model = create_model(c.model, **overrides)
+        except ResnetsError:
+            raise
+        except ValueError as exc:
+            if "input" not in str(exc) and "2x2" not in str(exc):
+                raise
+            size = "x".join(map(str, data.input_size))
+            raise ResnetsError(
+                f"{c.model} cannot take the {size} images of {data.source} ({exc}); resize them larger "
+                "(e.g. image_size for folders) or pick a model made for small images, such as resnet20."
+            ) from None
         if c.weights:
             self._load_pretrained(model, c.weights)
         return model
@@ -391,6 +402,7 @@ class Trainer:
             raise ResnetsError(f"{out / LAST} holds no training state to resume from.")
         load_weights(model, ckpt.weights, source=f"the weights in {out / LAST}")
         optimizer.load_state_dict(ckpt.train_state["optimizer"])
+        match_state_layout(optimizer)
         set_rng_state(ckpt.train_state["rng"])
         state = ckpt.train_state
         self.history = []
@@ -464,6 +476,20 @@ class Trainer:
             else:
                 self.report.line(f"done after {seconds:.0f} s of training; run folder {out}")
         return result
+
+
+@torch.no_grad()
+def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give every per-parameter optimizer tensor (momentum, Adam moments) its parameter's memory format.
+
+    Checkpoints store tensors contiguous; a channels-last parameter with a contiguous momentum buffer
+    would be paired element by element in different orders by the fused optimizers.
+    """
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 @torch.no_grad()

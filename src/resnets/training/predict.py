@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 
 from resnets.errors import ResnetsError
-from resnets.train.checkpoint import load_checkpoint
-from resnets.train.runtime import pick_device
+from resnets.training.checkpoint import load_checkpoint
+from resnets.training.runtime import pick_device
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 

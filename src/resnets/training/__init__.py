@@ -1,6 +1,6 @@
 """Training, evaluation, prediction and checkpoints."""
 
-from resnets.train.checkpoint import (
+from resnets.training.checkpoint import (
     FOREIGN_READERS,
     Checkpoint,
     load_checkpoint,
@@ -8,11 +8,11 @@ from resnets.train.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from resnets.train.config import RECIPES, TrainConfig, load_recipe, resolve_config
-from resnets.train.evaluate import EvalResult, evaluate
-from resnets.train.loop import TrainResult, train
-from resnets.train.metrics import EvalMetrics, evaluate_batches
-from resnets.train.predict import Prediction, predict
+from resnets.training.config import RECIPES, TrainConfig, load_recipe, resolve_config
+from resnets.training.evaluate import EvalResult, evaluate
+from resnets.training.loop import TrainResult, train
+from resnets.training.metrics import EvalMetrics, evaluate_batches
+from resnets.training.predict import Prediction, predict
 
 __all__ = [
     "FOREIGN_READERS",

@@ -16,10 +16,10 @@ import torch
 from resnets.data import Batches, DataBundle, ImageSet, Preprocessing, Split, load_data
 from resnets.data.augment import resize
 from resnets.errors import ResnetsError
-from resnets.train.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint
-from resnets.train.metrics import EvalMetrics, evaluate_batches
-from resnets.train.plots import plot_confusion
-from resnets.train.runtime import Runtime, pick_device, pick_precision
+from resnets.training.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint
+from resnets.training.metrics import EvalMetrics, evaluate_batches
+from resnets.training.plots import plot_confusion
+from resnets.training.runtime import Runtime, pick_device, pick_precision
 
 
 @dataclass

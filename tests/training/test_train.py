@@ -1,0 +1,176 @@
+"""Training end to end on tiny data: it learns, writes its run folder, resumes, fine-tunes, refuses bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from tiny_data import FAST, make_split
+
+from resnets import ResnetsError
+from resnets.training import evaluate, load_checkpoint, predict, resolve_config, train
+from resnets.training.checkpoint import LAST
+
+
+def test_a_run_learns_and_leaves_a_complete_run_folder(trained_run: Path) -> None:
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.yaml", "metrics.jsonl", "last.safetensors", "best.safetensors", "curves.png",
+            "result.json"} <= names
+    history = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[-1]["test_acc"] >= 0.9
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    config = yaml.safe_load((trained_run / "config.yaml").read_text())
+    assert config["model"] == "resnet20" and config["data_source"] == "tiny" and config["epochs"] == 2
+    ckpt = load_checkpoint(trained_run)
+    assert ckpt.classes == ["c0", "c1", "c2", "c3"] and ckpt.metrics["epoch"] == 2
+    assert ckpt.preprocessing is not None and ckpt.preprocessing.size == (16, 16)
+
+
+def test_evaluate_gives_metrics_and_a_confusion_matrix(trained_run: Path, tmp_path: Path) -> None:
+    result = evaluate(trained_run, out=tmp_path)
+    m = result.metrics
+    assert m.count == 128 and m.top1 >= 0.9 and m.top5 == 1.0
+    assert len(m.per_class) == 4 and sum(map(sum, m.confusion)) == 128
+    assert (tmp_path / "confusion-test.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "eval-test.json").read_text())["top1"] == m.top1
+    val = evaluate(trained_run, split="val", out=tmp_path)
+    assert val.metrics.count == 128
+
+
+def test_predict_reads_image_files_with_the_checkpoints_preprocessing(trained_run: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+
+    split = make_split(8, 99)
+    for i, (img, label) in enumerate(zip(split.images, split.labels, strict=True)):
+        Image.fromarray(img.permute(1, 2, 0).numpy()).save(tmp_path / f"{i}_{int(label)}.png")
+    results = predict(trained_run, [tmp_path], top_k=2)
+    assert len(results) == 8 and all(len(r.top) == 2 for r in results)
+    hits = sum(r.top[0][0] == f"c{Path(r.path).stem.split('_')[1]}" for r in results)
+    assert hits >= 7
+    assert all(abs(sum(p for _, p in r.top) - 1) < 1 or r.top[0][1] <= 1 for r in results)
+
+
+def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path: Path) -> None:
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parents[1] / 'helpers')!r})\n"
+        "import tiny_data\n"
+        "tiny_data.register()\n"
+        "from resnets.training import train\n"
+        "out, resume = sys.argv[1], sys.argv[2] == 'resume'\n"
+        "train('resnet20', 'tiny:1024', out=out, resume=resume, epochs=3, batch_size=64, log_every=4,\n"
+        "      progress=False, plots=False, workers=0)\n"
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    straight = tmp_path / "straight"
+    subprocess.run([sys.executable, str(script), str(straight), "fresh"], check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(killed), "fresh"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    metrics = killed / "metrics.jsonl"
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = metrics.read_text().count("\n")
+    assert 1 <= done < 3, "the kill should land after epoch 1 and before the end"
+    subprocess.run([sys.executable, str(script), str(killed), "resume"], check=True, env=env, capture_output=True)
+
+    a = load_checkpoint(straight / LAST).weights
+    b = load_checkpoint(killed / LAST).weights
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    lines = [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()]
+    assert lines == [1, 2, 3]
+
+
+def test_fine_tuning_puts_a_new_head_on_pretrained_weights(trained_run: Path, tmp_path: Path) -> None:
+    result = train("resnet20", "tiny3", out=tmp_path / "ft", weights=str(trained_run / LAST), freeze=2,
+                   backbone_lr_scale=0.1, **{**FAST, "epochs": 1})
+    assert any("new 3-class head" in note for note in result.notes)
+    base = load_checkpoint(trained_run / LAST).weights
+    tuned = load_checkpoint(tmp_path / "ft" / LAST).weights
+    assert tuned["fc.weight"].shape == (3, 64)
+    assert torch.equal(base["conv1.weight"], tuned["conv1.weight"])  # the stem was frozen
+    assert torch.equal(base["layer1.0.conv1.weight"], tuned["layer1.0.conv1.weight"])  # so was stage 1
+    assert not torch.equal(base["layer3.0.conv1.weight"], tuned["layer3.0.conv1.weight"])
+
+
+def test_recipe_file_and_flags_resolve_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("lr: 0.05\nbatch_size: 16\n")
+    c = resolve_config("course", path, batch_size=8)
+    assert (c.optimizer, c.lr, c.batch_size, c.precision, c.normalize) == ("adam", 0.05, 8, "fp32", "x/255")
+    assert resolve_config("paper-cifar").iterations == 64000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(recipe="fastest"), "unknown recipe 'fastest' \\(did you mean fast\\?\\)"),
+        (dict(learning_rate=0.1), "unknown key 'learning_rate'"),
+        (dict(model="resnet5"), "unknown model 'resnet5'"),
+        (dict(data="nowhere:/x"), "unknown data source 'nowhere'"),
+        (dict(epochs=0), "epochs must be at least 1"),
+        (dict(sync_bn=True), "SyncBatchNorm works only on GPUs"),
+        (dict(model="resnet50_course"), "resnet50_course cannot take the 3x16x16 images of tiny"),
+    ],
+)
+def test_bad_training_input_raises_one_sentence(kwargs: dict, message: str, tmp_path: Path) -> None:
+    options = {**FAST, "out": tmp_path / "r", "data": "tiny", **kwargs}
+    with pytest.raises(ResnetsError, match=message):
+        train(**options)
+
+
+def test_an_existing_run_is_not_overwritten_and_resume_needs_a_run(trained_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(ResnetsError, match="already holds a run; pass --resume"):
+        train("resnet20", "tiny", out=trained_run, **FAST)
+    with pytest.raises(ResnetsError, match="no run to resume"):
+        train("resnet20", "tiny", out=tmp_path / "none", resume=True, **FAST)
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "nan"
+    calls = []
+
+    def poison(record: dict) -> None:
+        calls.append(record["epoch"])
+        if record["epoch"] == 1:
+            with torch.no_grad():
+                for p in poisoned_model_params():
+                    p.fill_(float("nan"))
+
+    import resnets.training.loop as loop
+
+    captured = {}
+    original = loop.Trainer._optimizer
+
+    def spy(self, model):
+        captured["model"] = model
+        return original(self, model)
+
+    def poisoned_model_params():
+        return captured["model"].parameters()
+
+    loop.Trainer._optimizer = spy
+    try:
+        with pytest.raises(ResnetsError, match=r"loss became NaN at step \d+ \(epoch 2\).*last good checkpoint"):
+            train("resnet20", "tiny", out=out, on_epoch_end=poison, **{**FAST, "epochs": 3})
+    finally:
+        loop.Trainer._optimizer = original
+    ckpt = load_checkpoint(out / LAST)
+    assert ckpt.metrics["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in ckpt.weights.values() if v.is_floating_point())
