@@ -52,6 +52,7 @@ class TrainResult:
     checkpoint: Path
     best_checkpoint: Path | None = None
     notes: list[str] = field(default_factory=list)
+    model: Network | None = field(default=None, repr=False)
 
 
 def train(
@@ -377,6 +378,7 @@ class Trainer:
                 break
 
         result = self._finish(out, data, rt, timer_total)
+        result.model = model
         if rt.distributed:
             torch.distributed.barrier()
         return result
