@@ -99,7 +99,7 @@ class Server:
 @pytest.fixture
 def server(archive: bytes) -> Iterator[Server]:
     srv = Server(archive)
-    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield srv
     srv.httpd.shutdown()

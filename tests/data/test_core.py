@@ -169,3 +169,14 @@ def test_read_image_and_resizing(tmp_path: Path) -> None:
     (tmp_path / "text.png").write_text("hello")
     with pytest.raises(ResnetsError, match=r"text\.png"):
         read_image(tmp_path / "text.png")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_bad_file_in_a_worker_is_one_sentence_naming_it(image_files: list[Path], tmp_path: Path,
+                                                           workers: int) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(image_files[0].read_bytes()[:40])
+    split = FileImageSet([*image_files[:3], bad], [0, 1, 2, 3], (8, 8))
+    with pytest.raises(ResnetsError, match=r"^cannot decode .*bad\.png") as caught:
+        list(Batches(split, batch_size=2, preprocessing=Preprocessing(size=(8, 8)), workers=workers))
+    assert "\n" not in str(caught.value)
