@@ -29,17 +29,38 @@ def test_foreach_sgd_matches_torch_sgd(momentum: float, nesterov: bool, wd: floa
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_graphed_training_matches_eager_on_gpu(tmp_path) -> None:
+def test_a_replayed_step_updates_weights_as_an_eager_step_on_gpu() -> None:
+    """One step from the same weights and batch: equal to rounding (later steps drift apart chaotically,
+    as any two float orderings do, so only the first step is compared)."""
+    import copy
+
+    import torch.nn.functional as F
+
+    import resnets
+    from resnets.training.graphs import GraphedStep
+
+    torch.backends.cudnn.allow_tf32 = False
+    eager = resnets.create_model("resnet20").cuda().train()
+    graphed = copy.deepcopy(eager)
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+            for m in (eager, graphed)]
+    x, y = torch.randn(64, 3, 32, 32, device="cuda"), torch.randint(0, 10, (64,), device="cuda")
+    F.cross_entropy(eager(x), y).backward()
+    opts[0].step()
+    step = GraphedStep(graphed, opts[1], F.cross_entropy, (x, y), base_lr=0.1,
+                       autocast=lambda: torch.autocast("cuda", enabled=False))
+    step(x, y, 1.0)
+    a, b = eager.state_dict(), graphed.state_dict()
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-6
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_graphed_training_learns_like_eager_on_gpu(tmp_path) -> None:
     import tiny_data
 
-    from resnets.training import load_checkpoint, train
+    from resnets.training import train
 
     tiny_data.register()
-    runs = {}
-    for mode in ("off", "on"):
-        train("resnet20", "tiny", out=tmp_path / mode, cuda_graphs=mode, precision="fp32", channels_last=False,
-              deterministic=True, **tiny_data.FAST)
-        runs[mode] = load_checkpoint(tmp_path / mode / "last.safetensors").weights
-    for k, v in runs["off"].items():
-        if v.is_floating_point():
-            assert torch.allclose(v, runs["on"][k], atol=1e-4), k
+    accuracy = {mode: train("resnet20", "tiny", out=tmp_path / mode, cuda_graphs=mode, **tiny_data.FAST).test["top1"]
+                for mode in ("off", "on")}
+    assert accuracy["on"] >= 0.9 and accuracy["off"] >= 0.9

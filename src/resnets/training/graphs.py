@@ -92,10 +92,11 @@ class GraphedStep:
                 with autocast():
                     loss = loss_fn(model(self.x), self.y)
                 loss.backward()
+                del loss  # no autograd node may outlive the warm-up: capture runs on another stream
         torch.cuda.current_stream().wait_stream(side)
         optimizer.zero_grad(set_to_none=True)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        with torch.cuda.graph(self.graph, stream=side):
             with autocast():
                 self.logits = model(self.x)
                 self.loss = loss_fn(self.logits, self.y)
