@@ -57,7 +57,7 @@ def test_pixel_statistics_match_the_fixed_constants(small) -> None:
 
 
 def test_a_linear_classifier_does_poorly() -> None:
-    bundle = load_data("shapes", n_train=6000, n_val=0, n_test=1200, seed=1)
+    bundle = load_data("shapes", n_train=3000, n_val=0, n_test=1200, seed=1)
     norm = bundle.preprocessing.normalize
     x, y = norm(bundle.train.images).flatten(1), bundle.train.labels
     model = torch.nn.Linear(x.shape[1], len(CLASSES))
