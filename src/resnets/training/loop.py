@@ -291,15 +291,15 @@ class Trainer:
         lr_at = self._schedule(total, depth)
 
         start_epoch, step, best = 0, 0, -1.0
+        scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16")
         if self.resume:
-            start_epoch, step, best = self._restore(out, model, optimizer)
+            start_epoch, step, best = self._restore(out, model, optimizer, scaler)
         run_model: nn.Module = model
         if c.compile == "on" or (c.compile == "auto" and self._compile_pays(total)):
             run_model = torch.compile(model)  # type: ignore[assignment]
         if rt.distributed:
             run_model = nn.parallel.DistributedDataParallel(
                 run_model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
-        scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16")
         train_step: EagerStep | GraphedStep | None = None if use_graphs else EagerStep(
             run_model, optimizer, self._loss, base_lr=c.lr, autocast=rt.autocast, scaler=scaler,
             grad_clip=c.grad_clip)
@@ -413,13 +413,16 @@ class Trainer:
         cold on CPU) - on a GPU for runs of a few thousand steps or more."""
         return self.rt.device.type == "cuda" and total_steps >= 2000
 
-    def _restore(self, out: Path, model: Network, optimizer: torch.optim.Optimizer) -> tuple[int, int, float]:
+    def _restore(self, out: Path, model: Network, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler) -> tuple[int, int, float]:
         ckpt = load_checkpoint(out / LAST, train_state=True)
         if ckpt.train_state is None:
             raise ResnetsError(f"{out / LAST} holds no training state to resume from.")
         load_weights(model, ckpt.weights, source=f"the weights in {out / LAST}")
         optimizer.load_state_dict(ckpt.train_state["optimizer"])
         match_state_layout(optimizer)
+        if ckpt.train_state.get("scaler"):
+            scaler.load_state_dict(ckpt.train_state["scaler"])
         set_rng_state(ckpt.train_state["rng"])
         state = ckpt.train_state
         self.history = []
