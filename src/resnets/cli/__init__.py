@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from resnets._version import __version__
 
-COMMANDS = ("models", "summary", "diagram")
+COMMANDS = ("models", "summary", "diagram", "convert", "export")
 """Sub-command modules under ``resnets.cli``, in the order ``--help`` lists them."""
 
 
