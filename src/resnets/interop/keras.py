@@ -235,6 +235,7 @@ def to_state_dict(
     named = [w for w in kf.layers if w.name in by_name]
     if named:
         pairs = [(w, by_name.get(w.name or "")) for w in kf.layers]
+        _pair_classifier(pairs, expected)
         how = f"by layer name ({scheme.name} names)"
     else:
         pairs, how = _pairs_by_order(kf, model, scheme), "by Keras's layer order"
@@ -247,6 +248,16 @@ def to_state_dict(
             continue
         state.update(_convert(w, e, shapes, dense_map))
     return state, how
+
+
+def _pair_classifier(pairs: list[tuple[KerasWeights, KerasLayer | None]], expected: list[KerasLayer]) -> None:
+    """Pair a lone unmatched Dense with our classifier: the course names it after its class count
+    (``fc6``), so another count must show as a shape clash, not as a missing and an unexpected layer."""
+    taken = {e.name for _, e in pairs if e is not None}
+    free = [e for e in expected if e.kind == "dense" and e.name not in taken]
+    loose = [i for i, (w, e) in enumerate(pairs) if e is None and w.kind == "dense"]
+    if len(free) == 1 and len(loose) == 1:
+        pairs[loose[0]] = (pairs[loose[0]][0], free[0])
 
 
 def _pairs_by_order(kf: KerasFile, model: ResNet, scheme: Scheme) -> list[tuple[KerasWeights, KerasLayer | None]]:

@@ -173,11 +173,17 @@ def _from_keras(model: str | NetSpec | None, path: Path, fmt: str, overrides: di
     base_eps = getattr(get_spec(model) if isinstance(model, str) else model, "bn_eps", None)
     if "bn_eps" in file_says and "bn_eps" not in overrides and base_eps != file_says["bn_eps"]:
         notes.append(f"BatchNorm epsilon {file_says['bn_eps']:g} from the file's config (not {base_eps:g})")
-    with torch.device("meta"):
-        net = build_model(spec)
-    scheme = scheme_for(net)
-    state, how = to_state_dict(kf, net, scheme, dense_map=classifier_map(net))
-    _check_fits(spec, state, f"the weights in {path}")
+    try:
+        net = _meta_model(spec)
+    except ValueError:
+        if "input_size" not in file_says:
+            raise
+        size = "x".join(map(str, file_says.pop("input_size")))
+        notes.append(f"the file's input size {size} does not suit {spec.name}; kept its own")
+        spec = _resolve(model, file_says, overrides)
+        net = _meta_model(spec)
+    state, how = to_state_dict(kf, net, scheme_for(net), dense_map=classifier_map(net))
+    _check_fits(net, state, f"the weights in {path}")
     return _checkpoint(spec, state, path, fmt, how, notes, preprocessing_for(spec))
 
 
@@ -199,12 +205,18 @@ def _resolve(model: str | NetSpec, file_says: Mapping[str, Any], overrides: Mapp
     return override_spec(spec, **merged) if merged else spec
 
 
-def _check_fits(spec: NetSpec, state: Mapping[str, torch.Tensor], source: str) -> None:
+def _meta_model(spec: NetSpec) -> Network:
+    """The model of ``spec`` on the ``meta`` device: its structure and shapes, no memory, no compute."""
     with torch.device("meta"):
-        net = build_model(spec)
+        return build_model(spec)
+
+
+def _check_fits(net: Network | NetSpec, state: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise one sentence (models/weights.py's wording) unless ``state`` fits the model exactly."""
+    net = net if isinstance(net, Network) else _meta_model(net)
     problem = mismatch(net, state)
     if problem:
-        raise ResnetsError(f"{source} do not fit {spec.name}: {problem}.")
+        raise ResnetsError(f"{source} do not fit {net.spec.name}: {problem}.")
 
 
 def _guess_keras_model(kf: KerasFile) -> tuple[str, list[str]]:
