@@ -157,11 +157,10 @@ def _onnx(model: Network, x: torch.Tensor, out: Path, dynamic_batch: bool, check
     import onnxruntime
 
     with torch.no_grad():
-        torch.onnx.export(model, (x,), str(out), dynamo=True, external_data=False, input_names=["x"],
-                          output_names=["logits"], dynamic_shapes=_dynamic_shapes(dynamic_batch), verbose=False)
-    proto = onnx.load(str(out))
-    onnx.helper.set_model_props(proto, _metadata(model, checkpoint))
-    onnx.save(proto, str(out))
+        program = torch.onnx.export(model, (x,), dynamo=True, input_names=["x"], output_names=["logits"],
+                                    dynamic_shapes=_dynamic_shapes(dynamic_batch), verbose=False)
+    program.model.metadata_props.update(_metadata(model, checkpoint))
+    program.save(str(out), external_data=False)
     onnx.checker.check_model(str(out))
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     batch = _check_batch(x, dynamic_batch)

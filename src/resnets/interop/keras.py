@@ -145,7 +145,9 @@ def _json_attr(value: Any) -> dict[str, Any] | None:
     return json.loads(text)
 
 
-def _kind(arrays: dict[str, np.ndarray]) -> str:
+def layer_kind(arrays: dict[str, np.ndarray]) -> str:
+    """A layer's kind from its variables' roles and ranks: ``bn``, ``conv`` (4-D kernel), ``dense`` (2-D),
+    else the roles themselves (a layer no ResNet has)."""
     if "moving_mean" in arrays or "gamma" in arrays:
         return "bn"
     kernel = arrays.get("kernel")
@@ -166,7 +168,7 @@ def _read_legacy(f: h5py.File) -> list[KerasWeights]:
         for weight in _strings(g.attrs.get("weight_names", [])):
             arrays[weight.split("/")[-1].split(":")[0]] = np.asarray(g[weight])
         if arrays:
-            layers.append(KerasWeights(name, _kind(arrays), arrays, f"model_weights/{name}"))
+            layers.append(KerasWeights(name, layer_kind(arrays), arrays, f"model_weights/{name}"))
     return layers
 
 
