@@ -79,6 +79,8 @@ class RunsCode:
         (["convert", "{pth}", "{tmp}/x.weights.h5"], "resnet20 has no Keras layout"),
         (["export", "resnet5", "--format", "onnx", "--out", "{tmp}/x.onnx"], "unknown model 'resnet5'"),
         (["export", "resnet20", "--format", "onnx", "--out", "{tmp}/x.pt2"], "has another suffix"),
+        (["export", "{tmp}/missing.safetensors", "--format", "onnx", "--out", "{tmp}/x.onnx"],
+         "no checkpoint or weight file at"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_status_2(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from resnets.interop import convert
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(pre: dict) -> str:
+def describe(pre: dict[str, Any]) -> str:
     """A preprocessing record in a few words: ``RGB, x * 0.003922, mean (0, 0, 0), std (1, 1, 1), 64x64``."""
     def nums(values: list[float]) -> str:
         return "(" + ", ".join(f"{v:g}" for v in values) + ")"

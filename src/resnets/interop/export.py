@@ -121,6 +121,8 @@ def _resolve(model_or_ckpt: str | Path | Network) -> tuple[Network, Checkpoint |
     if path.exists():
         checkpoint = load_weights_file(None, path)
         return checkpoint.build(), checkpoint, False
+    if path.suffix or len(path.parts) > 1:
+        raise ResnetsError(f"no checkpoint or weight file at {path}; give a file, a run folder or a zoo name.")
     return create_model(str(model_or_ckpt)).eval(), None, True
 
 
