@@ -7,6 +7,7 @@ from resnets._version import __version__
 from resnets.errors import ResnetsError
 from resnets.inspect import diagram, summary, zoo_table
 from resnets.models import build_model, create_model, get_spec, list_models, model_info
+from resnets.serving import serve
 from resnets.training import evaluate, predict, train
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "list_models",
     "model_info",
     "predict",
+    "serve",
     "summary",
     "train",
     "zoo_table",

@@ -1,0 +1,76 @@
+"""``serve()``: run the app of :mod:`resnets.serving.app` under uvicorn.
+
+One worker process gets the app object; several (``workers > 1``) each build their own from settings
+passed in an environment variable (uvicorn starts them by import string), and split the CPU threads
+between them so they do not oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from resnets.errors import ResnetsError
+
+SETTINGS_ENV = "RESNETS_SERVE_SETTINGS"
+
+
+def require_serving() -> None:
+    """Raise one line naming the extra when FastAPI, uvicorn or python-multipart is missing."""
+    for module in ("fastapi", "uvicorn", "multipart"):
+        try:
+            __import__(module)
+        except ImportError:
+            raise ResnetsError(f"serving needs {module}: pip install resnets[serve]") from None
+
+
+def serve(
+    checkpoint: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    backend: str = "torch",
+    log_level: str = "info",
+    **options: Any,
+) -> None:
+    """Serve a checkpoint or run folder over HTTP until interrupted (``resnets serve``).
+
+    Args:
+        checkpoint: a checkpoint file or a run folder.
+        host: the address to bind; the default answers this machine only.
+        port: the TCP port (0: any free port, printed at start).
+        workers: server processes, each with its own copy of the model.
+        backend: ``torch`` or ``onnx``.
+        log_level: uvicorn's log level.
+        **options: the keyword arguments of :func:`resnets.serving.app.create_app` (``max_batch``,
+            ``window_ms``, ``max_bytes``, ``max_files``, ``max_pixels``, ``top_k``, ``onnx_path``, ``device``).
+    """
+    require_serving()
+    import uvicorn
+
+    from resnets.serving.app import create_app
+
+    if workers < 1:
+        raise ResnetsError(f"--workers must be at least 1, not {workers}.")
+    settings = {"checkpoint": str(checkpoint), "backend": backend, **options}
+    if workers == 1:
+        uvicorn.run(create_app(**settings), host=host, port=port, log_level=log_level)
+        return
+    create_app(**settings)  # fail here, once, on a bad checkpoint or option, not in every worker
+    os.environ[SETTINGS_ENV] = json.dumps({**settings, "threads": max(1, (os.cpu_count() or 1) // workers)})
+    uvicorn.run("resnets.serving.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level)
+
+
+def app_from_env() -> Any:
+    """The app of one worker process, from the settings :func:`serve` left in the environment."""
+    import torch
+
+    from resnets.serving.app import create_app
+
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    torch.set_num_threads(settings.pop("threads"))
+    return create_app(**settings)
