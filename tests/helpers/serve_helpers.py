@@ -1,4 +1,4 @@
-"""Images as bytes and a uvicorn server in a thread, for the serving tests and the serving benchmark."""
+"""Images as bytes, the test client, and a uvicorn server in a thread, for the serving tests."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ import io
 import struct
 import threading
 import time
+import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from PIL import Image
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")  # starlette 1.x wants httpx2
+    from fastapi.testclient import TestClient
+
+__all__ = ["TestClient", "image_bytes", "png_header_only", "running_server"]
 
 
 def image_bytes(color: tuple[int, int, int] = (200, 20, 20), size: tuple[int, int] = (16, 16),

@@ -10,11 +10,6 @@ import tiny_data
 SIGNS_TEST = Path("signs/cs230_64x64/test_signs")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Starlette 1.x prefers httpx2 for its test client and warns at import; httpx is what we install."""
-    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
-
-
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ResNet-20 trained for one epoch on the tiny data (classes c0..c3: a red, green or blue tint, or a

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
-from serve_helpers import image_bytes, png_header_only
+from serve_helpers import TestClient, image_bytes, png_header_only
 
 from resnets import predict
 from resnets.serving.app import create_app

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from fastapi.testclient import TestClient
-from serve_helpers import image_bytes
+from serve_helpers import TestClient, image_bytes
 
 from resnets import ResnetsError
 from resnets.serving.app import create_app

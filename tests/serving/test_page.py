@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 
-from fastapi.testclient import TestClient
+from serve_helpers import TestClient
 
 from resnets.serving.app import create_app
 

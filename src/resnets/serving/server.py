@@ -7,6 +7,7 @@ between them so they do not oversubscribe the cores.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -19,11 +20,10 @@ SETTINGS_ENV = "RESNETS_SERVE_SETTINGS"
 
 def require_serving() -> None:
     """Raise one line naming the extra when FastAPI, uvicorn or python-multipart is missing."""
-    for module in ("fastapi", "uvicorn", "multipart"):
-        try:
-            __import__(module)
-        except ImportError:
-            raise ResnetsError(f"serving needs {module}: pip install resnets[serve]") from None
+    for package, modules in (("fastapi", ["fastapi"]), ("uvicorn", ["uvicorn"]),
+                             ("python-multipart", ["python_multipart", "multipart"])):
+        if not any(importlib.util.find_spec(m) for m in modules):
+            raise ResnetsError(f"serving needs {package}: pip install resnets[serve]")
 
 
 def serve(
