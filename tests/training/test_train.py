@@ -158,9 +158,9 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: P
     captured = {}
     original = loop.Trainer._optimizer
 
-    def spy(self, model):
+    def spy(self, model, **kw):
         captured["model"] = model
-        return original(self, model)
+        return original(self, model, **kw)
 
     def poisoned_model_params():
         return captured["model"].parameters()

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from resnets.data.preprocess import Preprocessing, image_to_tensor, read_image
+from resnets.errors import ResnetsError
 
 
 @dataclass
@@ -120,9 +121,10 @@ class DataBundle:
 
 
 def check_labels(labels: torch.Tensor, num_classes: int, where: str) -> None:
-    """Refuse labels outside ``0..num_classes-1`` with a sentence naming the source."""
+    """Refuse labels outside ``0..num_classes-1`` with a sentence naming the source (a user's data error, so
+    :class:`ResnetsError`, still a ``ValueError``)."""
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
+        raise ResnetsError(
             f"{where} has labels from {int(labels.min())} to {int(labels.max())}, outside 0..{num_classes - 1}; "
             "check the file or the class list."
         )

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Sampler
 from resnets.data.augment import Augment
 from resnets.data.base import ImageSet, Split
 from resnets.data.preprocess import Preprocessing
+from resnets.errors import ResnetsError
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -138,9 +139,18 @@ class Batches:
                 persistent_workers=self.workers > 0,
             )
         self._sampler.order = order.tolist()
-        for images, labels in self._loader:
-            yield self._finish(images.to(self.device, non_blocking=cuda), labels.to(self.device, non_blocking=cuda),
-                               generator)
+        try:
+            for images, labels in self._loader:
+                yield self._finish(images.to(self.device, non_blocking=cuda),
+                                   labels.to(self.device, non_blocking=cuda), generator)
+        except ResnetsError as exc:
+            raise ResnetsError(_worker_message(str(exc))) from None
+
+
+def _worker_message(message: str) -> str:
+    """A worker's error arrives wrapped in its traceback; keep the one sentence meant for the user."""
+    last = message.rstrip().splitlines()[-1]
+    return last.split("ResnetsError: ", 1)[-1] if "ResnetsError: " in last else message
 
 
 class _OrderSampler(Sampler[int]):

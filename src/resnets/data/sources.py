@@ -37,3 +37,6 @@ def load_data(spec: str | None = None, **options: Any) -> DataBundle:
     bundle = DATA_SOURCES[name](arg, **options)
     bundle.source = spec
     return bundle
+
+
+from resnets.data import cifar, folder, shapes, signs  # noqa: E402, F401  (each registers its loader)

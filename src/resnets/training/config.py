@@ -80,6 +80,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True
     compile: Literal["auto", "on", "off"] = "off"
+    cuda_graphs: Literal["auto", "on", "off"] = "auto"
     device: str = "auto"
     deterministic: bool = False
     # reporting
@@ -162,6 +163,7 @@ def validate(c: TrainConfig) -> None:
     need(0 <= c.label_smoothing < 1, "label_smoothing must be in [0, 1).")
     need(c.precision in ("auto", "fp32", "bf16", "fp16"), "precision must be auto, fp32, bf16 or fp16.")
     need(c.compile in ("auto", "on", "off"), "compile must be auto, on or off.")
+    need(c.cuda_graphs in ("auto", "on", "off"), "cuda_graphs must be auto, on or off.")
     need(c.normalize in ("data", "x/255"), "normalize must be 'data' or 'x/255'.")
     need(c.val_fraction is None or 0 < c.val_fraction < 1, "val_fraction must be in (0, 1).")
     need(c.freeze >= 0, "freeze counts stages to freeze (0: none).")

@@ -34,6 +34,7 @@ from resnets.models.weights import load_weights
 from resnets.training import schedule as schedules
 from resnets.training.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
 from resnets.training.config import TrainConfig, resolve_config
+from resnets.training.graphs import GraphedStep
 from resnets.training.metrics import evaluate_batches, logits_of
 from resnets.training.plots import plot_curves
 from resnets.training.progress import Reporter
@@ -52,6 +53,7 @@ class TrainResult:
     checkpoint: Path
     best_checkpoint: Path | None = None
     notes: list[str] = field(default_factory=list)
+    model: Network | None = field(default=None, repr=False)
 
 
 def train(
@@ -179,7 +181,22 @@ class Trainer:
                     p.requires_grad for p in m.parameters())):
                 m.eval()
 
-    def _optimizer(self, model: Network) -> torch.optim.Optimizer:
+    def _graphs(self) -> bool:
+        """Whether steps run as one captured CUDA graph (see :mod:`resnets.training.graphs`)."""
+        c, rt = self.cfg, self.rt
+        blockers = [
+            (rt.device.type != "cuda", "a CUDA device"),
+            (rt.distributed, "a single process (not DistributedDataParallel)"),
+            (rt.precision == "fp16", "bf16 or fp32 (fp16's gradient scaler syncs with the host)"),
+            (bool(c.grad_clip), "no gradient clipping"),
+            (c.compile == "on", "no torch.compile"),
+        ]
+        missing = [need for blocked, need in blockers if blocked]
+        if c.cuda_graphs == "on" and missing:
+            raise ResnetsError(f"--set cuda_graphs=on needs {missing[0]}; use cuda_graphs=auto.")
+        return c.cuda_graphs != "off" and not missing
+
+    def _optimizer(self, model: Network, *, graphs: bool = False) -> torch.optim.Optimizer:
         c = self.cfg
         head_names = {"fc", "aux1", "aux2"}
         groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
@@ -202,6 +219,10 @@ class Trainer:
             return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0,
                                    **fused)
         cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
+        if graphs:
+            for group in params:
+                group["lr"] = torch.tensor(c.lr, device=self.rt.device)
+            return cls(params, lr=c.lr, capturable=True, foreach=True)
         return cls(params, lr=c.lr, **fused)
 
     def _schedule(self, total: int, depth: int) -> schedules.Schedule:
@@ -241,7 +262,9 @@ class Trainer:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[assignment]
         memory = torch.channels_last if c.channels_last else torch.contiguous_format
         model = model.to(rt.device, memory_format=memory)
-        optimizer = self._optimizer(model)
+        use_graphs = self._graphs()
+        optimizer = self._optimizer(model, graphs=use_graphs)
+        graphed: GraphedStep | None = None
 
         on_device = c.data_on_device
         train_batches = Batches(
@@ -300,18 +323,24 @@ class Trainer:
                 if step >= total:
                     break
                 scale = lr_at(step)
-                for g in optimizer.param_groups:
-                    g["lr"] = c.lr * scale * g["lr_scale"]
-                with rt.autocast():
-                    output = run_model(x)
-                    loss = self._loss(output, y)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if c.grad_clip:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
+                if use_graphs:
+                    if graphed is None:
+                        graphed = GraphedStep(run_model, optimizer, self._loss, (x, y), base_lr=c.lr,
+                                              autocast=rt.autocast)
+                    loss, output = graphed(x, y, scale)
+                else:
+                    for g in optimizer.param_groups:
+                        g["lr"] = c.lr * scale * g["lr_scale"]
+                    with rt.autocast():
+                        output = run_model(x)
+                        loss = self._loss(output, y)
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    if c.grad_clip:
+                        scaler.unscale_(optimizer)
+                        nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
                 step += 1
                 n = y.shape[0]
                 loss_sum += loss.detach().float() * n
@@ -377,6 +406,7 @@ class Trainer:
                 break
 
         result = self._finish(out, data, rt, timer_total)
+        result.model = model
         if rt.distributed:
             torch.distributed.barrier()
         return result
