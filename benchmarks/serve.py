@@ -1,11 +1,12 @@
 """Load check of ``resnets serve`` on 127.0.0.1: requests/s and p50/p99 latency at 1, 8 and 32 concurrent
 clients, with micro-batching (``--max-batch 32``) and without (``--max-batch 1``).
 
-Each setting starts a fresh server process, warms it up, then sends a bounded number of single-image POSTs
-from N concurrent asyncio clients (httpx), stopping early at a time limit. Every response must be a 200
-with one prediction; anything else counts as an error, and a request that got no answer as lost. As a
-ceiling, the model's own throughput at batch 1 and batch 32 is measured in this process, with no HTTP.
-The client runs on the same machine as the server, so both share its cores.
+Each mode starts a fresh server process and warms it up; then, for each N, N concurrent asyncio clients
+(httpx) send a bounded number of single-image POSTs, stopping early at a time limit. Every response must
+be a 200 with one prediction, else it counts as an error; the server's own count of requests it ran must
+equal the answers received, else the difference counts as lost. As a ceiling, the model's own throughput
+at batch 1 and batch 32 is measured in this process, with no HTTP. The client runs on the same machine
+as the server, so both share its cores.
 
     python benchmarks/serve.py                      # a SIGNS-sized ResNet-20 (64x64, 6 classes), untrained
     python benchmarks/serve.py --checkpoint runs/x  # a checkpoint or run folder of yours
@@ -129,18 +130,22 @@ async def drive(url: str, image: bytes, clients: int, requests: int, max_seconds
                     continue
                 latencies.append(time.perf_counter() - start)
 
+        before = (await client.get("/health")).json()["batching"]
         start = time.perf_counter()
         await asyncio.gather(*[one_client() for _ in range(clients)])
         wall = time.perf_counter() - start
-        batching = (await client.get("/health")).json()["batching"]
+        after = (await client.get("/health")).json()["batching"]
+    served = {k: after[k] - before[k] for k in ("batches", "images", "requests")}
+    served["mean_batch"] = round(served["images"] / served["batches"], 2) if served["batches"] else 0.0
     ordered = sorted(latencies)
     return {
         "clients": clients, "sent": sent, "ok": len(latencies), "errors": len(errors), "error_samples": errors[:3],
-        "lost": sent - len(latencies) - len(errors), "seconds": round(wall, 3),
+        "lost": max(sent - len(latencies) - len(errors), served["requests"] - len(latencies)),
+        "seconds": round(wall, 3),
         "requests_per_s": round(len(latencies) / wall, 1),
         "p50_ms": round(1000 * statistics.median(ordered), 2) if ordered else None,
         "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2) if ordered else None,
-        "server_batching": batching,
+        "server": served,
     }
 
 
@@ -171,7 +176,7 @@ def main() -> None:
                     print(f"{mode:>12}  {clients:>3} clients  {row['requests_per_s']:>7} req/s  "
                           f"p50 {row['p50_ms']:>7} ms  p99 {row['p99_ms']:>7} ms  ok {row['ok']}/{row['sent']}  "
                           f"errors {row['errors']}  lost {row['lost']}  "
-                          f"mean batch {row['server_batching']['mean_batch']}")
+                          f"mean batch {row['server']['mean_batch']}")
             finally:
                 process.terminate()
                 process.wait(30)

@@ -81,7 +81,7 @@ FIELD_ONLY = b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nno file
         ({"files": [("f", (f"{i}.png", image_bytes(), "image/png")) for i in range(5)]}, 400, "Too many files"),
         ({"content": FIELD_ONLY, "headers": {"content-type": "multipart/form-data; boundary=b"}}, 400, "no image"),
         ({"content": b"--x\r\n", "headers": {"content-type": "multipart/form-data"}}, 400, "boundary"),
-        ({"json": {"image": "base64?"}}, 415, "cannot read a application/json body"),
+        ({"json": {"image": "base64?"}}, 415, "cannot read a body of type application/json"),
         ({"content": image_bytes(), "params": {"top_k": 0}}, 422, "top_k: Input should be greater than"),
         ({"content": image_bytes(), "params": {"top_k": "two"}}, 422, "top_k: Input should be a valid integer"),
         ({"content": b"x" * 50_001}, 413, "the body is 50,001 bytes, over the limit of 50,000 bytes"),

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -167,15 +167,23 @@ def decode_image(data: bytes, pre: Preprocessing, *, max_pixels: int, name: str)
     return image_to_tensor(converted, pre.size, pre.resize)
 
 
-async def read_images(request: Request, limits: Limits) -> list[tuple[str | None, bytes]]:
-    """The (filename, bytes) of each image in a multipart or raw-body request, within ``limits``."""
+class Upload(NamedTuple):
+    """One image of a request: its filename (if any), the name errors give it, its bytes."""
+
+    filename: str | None
+    name: str
+    data: bytes
+
+
+async def read_images(request: Request, limits: Limits) -> list[Upload]:
+    """The images of a multipart or raw-body request, within ``limits``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     multipart = content_type == "multipart/form-data"
     if not multipart and not (content_type.startswith("image/") or content_type in RAW_TYPES):
-        raise HTTPException(415, f"cannot read a {content_type} body; send multipart/form-data files or "
-                                 "the raw bytes of one image.")
+        raise HTTPException(415, f"cannot read a body of type {content_type}; send multipart/form-data files, or "
+                                 "one image's bytes as image/* or application/octet-stream.")
     cap = limits.max_files * limits.max_bytes + MULTIPART_SLACK if multipart else limits.max_bytes
-    over = f"over the limit of {cap:,} bytes ({'--max-bytes per image, --max-files' if multipart else '--max-bytes'})."
+    over = f"over the limit of {cap:,} bytes ({'--max-files x --max-bytes' if multipart else '--max-bytes'})."
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise HTTPException(413, f"the body is {int(declared):,} bytes, {over}")
@@ -185,7 +193,7 @@ async def read_images(request: Request, limits: Limits) -> list[tuple[str | None
             body = b"".join([chunk async for chunk in capped.stream()])
             if not body:
                 raise HTTPException(400, "the body is empty; send an image.")
-            return [(None, body)]
+            return [Upload(None, "the body", body)]
         form = await capped.form(max_files=limits.max_files, max_fields=limits.max_files)
     except BodyTooLargeError:
         raise HTTPException(413, f"the body is {over}") from None
@@ -204,7 +212,7 @@ async def read_images(request: Request, limits: Limits) -> list[tuple[str | None
             data = await upload.read()
             if not data:
                 raise HTTPException(400, f"{name}: the file is empty; send an image.")
-            images.append((upload.filename, data))
+            images.append(Upload(upload.filename, name, data))
         return images
     finally:
         await form.close()
@@ -312,17 +320,15 @@ def create_app(
         top_k: int | None = Query(None, ge=1, description="labels per image (default: the server's)"),
     ) -> PredictResponse:
         uploads = await read_images(request, limits)
-        names = [name or "the body" for name, _ in uploads]
         images = await run_in_threadpool(
-            lambda: torch.stack([decode_image(data, pre, max_pixels=limits.max_pixels, name=name)
-                                 for name, (_, data) in zip(names, uploads, strict=True)])
+            lambda: torch.stack([decode_image(u.data, pre, max_pixels=limits.max_pixels, name=u.name) for u in uploads])
         )
         probs = await batcher.submit(images)
         values, indices = probs.topk(min(top_k or info.top_k, len(classes)), dim=1)
         predictions = []
-        for (filename, _), vs, ix in zip(uploads, values.tolist(), indices.tolist(), strict=True):
+        for upload, vs, ix in zip(uploads, values.tolist(), indices.tolist(), strict=True):
             top = [Label(label=classes[i], probability=v) for v, i in zip(vs, ix, strict=True)]
-            predictions.append(ImagePrediction(filename=filename, top=top))
+            predictions.append(ImagePrediction(filename=upload.filename, top=top))
         return PredictResponse(model=info.name, predictions=predictions)
 
     return app
