@@ -157,8 +157,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--requests", type=int, default=600, help="requests per setting (an upper bound)")
     parser.add_argument("--max-seconds", type=float, default=30, help="time limit per setting")
+    parser.add_argument("--threads", type=int, help="torch threads, for the server and the model alone")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = ["--threads", str(args.threads)] if args.threads else []
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or make_checkpoint(args.model, args.size, Path(tmp))
@@ -167,7 +171,7 @@ def main() -> None:
         print(f"model alone: {ceiling['batch_1']} img/s at batch 1, {ceiling['batch_32']} img/s at batch 32")
         results = []
         for mode, options in MODES.items():
-            process, url = start_server(checkpoint, options)
+            process, url = start_server(checkpoint, options + threads)
             try:
                 asyncio.run(drive(url, image, 4, 40, 30))  # warm-up
                 for clients in args.clients:

@@ -32,13 +32,16 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_serve_binds_localhost_by_default_and_passes_its_options(
     checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import torch
     import uvicorn
 
     calls: list[tuple[object, dict]] = []
+    threads: list[int] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
-    assert main(["serve", str(checkpoint), "--max-batch", "1", "--top", "2", "--max-files", "3"]) == 0
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
+    assert main(["serve", str(checkpoint), "--max-batch", "1", "--top", "2", "--max-files", "3", "--threads", "1"]) == 0
     (app, kw), = calls
-    assert kw["host"] == "127.0.0.1" and kw["port"] == 8000 and "workers" not in kw
+    assert kw["host"] == "127.0.0.1" and kw["port"] == 8000 and "workers" not in kw and threads == [1]
     with TestClient(app) as client:
         model = client.get("/model").json()
         assert model["top_k"] == 2 and model["limits"]["max_batch"] == 1 and model["limits"]["max_files"] == 3
@@ -51,6 +54,7 @@ def test_serve_binds_localhost_by_default_and_passes_its_options(
     [
         (["serve", "no/such.safetensors"], "no checkpoint at no/such.safetensors"),
         (["serve", "CKPT", "--workers", "0"], "--workers must be at least 1"),
+        (["serve", "CKPT", "--threads", "0"], "--threads must be at least 1"),
         (["serve", "CKPT", "--backend", "onnx", "--onnx", "missing.onnx"], "no ONNX file at missing.onnx"),
         (["serve", "CKPT", "--max-files", "0"], "max_files must be at least 1"),
     ],

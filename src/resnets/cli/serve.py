@@ -13,6 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
     p.add_argument("--workers", type=int, default=1, help="server processes, each with the model (default 1)")
+    p.add_argument("--threads", type=int, help="CPU threads for inference per worker (default: torch's / workers)")
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="inference backend")
     p.add_argument("--onnx", dest="onnx_path", help="an .onnx file for --backend onnx (default: export the model)")
     p.add_argument("--device", default="auto", help="the torch backend's device (auto, cpu, cuda ...)")
@@ -30,6 +31,6 @@ OPTIONS = ("onnx_path", "device", "max_batch", "window_ms", "max_bytes", "max_fi
 
 
 def run(args: argparse.Namespace) -> int:
-    serve(args.checkpoint, host=args.host, port=args.port, workers=args.workers, backend=args.backend,
-          log_level=args.log_level, **{name: getattr(args, name) for name in OPTIONS})
+    serve(args.checkpoint, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+          backend=args.backend, log_level=args.log_level, **{name: getattr(args, name) for name in OPTIONS})
     return 0

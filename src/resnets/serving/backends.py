@@ -2,9 +2,10 @@
 
 - ``torch``: the checkpoint's model in eager mode under ``torch.inference_mode``
   (:func:`resnets.training.predict.probabilities`).
-- ``onnx``: ONNX Runtime on an ``.onnx`` file that is given, or exported from the checkpoint on the fly with
-  the dynamo exporter (dynamic batch dimension, weights inside the model, kept in memory). Its output is
-  treated like the model's: a softmax is applied unless the spec's head already ends in one.
+- ``onnx``: ONNX Runtime, with as many threads as torch is set to use, on an ``.onnx`` file that is given,
+  or exported from the checkpoint on the fly with the dynamo exporter (dynamic batch dimension, weights
+  inside the model, kept in memory). Its output is treated like the model's: a softmax is applied unless
+  the spec's head already ends in one.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ class OnnxBackend:
         else:
             model = export_onnx(ckpt)
         try:
-            self.session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own unrelated exception types
             raise ResnetsError(f"onnxruntime cannot load the model ({str(exc).splitlines()[0]}).") from None
         self.input_name = self.session.get_inputs()[0].name
