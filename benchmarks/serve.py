@@ -8,7 +8,7 @@ equal the answers received, else the difference counts as lost. As a ceiling, th
 at batch 1 and batch 32 is measured in this process, with no HTTP. The client runs on the same machine
 as the server, so both share its cores.
 
-    python benchmarks/serve.py                      # a SIGNS-sized ResNet-20 (64x64, 6 classes), untrained
+    python benchmarks/serve.py                      # an untrained ResNet-18 at SIGNS size (64x64, 6 classes)
     python benchmarks/serve.py --checkpoint runs/x  # a checkpoint or run folder of yours
 
 Writes ``benchmarks/results/serve-<time>.json``.
@@ -152,7 +152,7 @@ async def drive(url: str, image: bytes, clients: int, requests: int, max_seconds
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, help="a checkpoint or run folder (default: make one)")
-    parser.add_argument("--model", default="resnet20", help="zoo model of the made checkpoint")
+    parser.add_argument("--model", default="resnet18", help="zoo model of the made checkpoint")
     parser.add_argument("--size", type=int, default=64, help="input size of the made checkpoint")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--requests", type=int, default=600, help="requests per setting (an upper bound)")

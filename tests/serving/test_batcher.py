@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -69,17 +70,44 @@ def test_a_full_batch_does_not_wait_out_the_window() -> None:
     assert model.calls == [4] and time.perf_counter() - start < 30
 
 
-def test_a_lone_request_waits_for_company_at_most_the_window() -> None:
-    async def main() -> float:
-        batcher = MicroBatcher(Model(), max_batch=8, window_ms=200)
+def test_the_window_is_waited_only_while_other_requests_are_on_their_way() -> None:
+    async def lone(window_ms: float, others_coming: bool) -> float:
+        batcher = MicroBatcher(Model(), max_batch=8, window_ms=window_ms)
         await batcher.start()
         start = time.perf_counter()
-        await batcher.submit(one(1))
+        with batcher.incoming() if others_coming else contextlib.nullcontext():
+            await batcher.submit(one(1))
         elapsed = time.perf_counter() - start
         await batcher.stop()
         return elapsed
 
-    assert asyncio.run(main()) >= 0.2
+    assert asyncio.run(lone(200, others_coming=True)) >= 0.2
+    assert asyncio.run(lone(60_000, others_coming=False)) < 30
+
+
+def test_an_incoming_request_joins_the_batch_it_was_awaited_for() -> None:
+    async def main() -> list[int]:
+        model = Model()
+        batcher = MicroBatcher(model, max_batch=8, window_ms=60_000)
+        await batcher.start()
+
+        async def slow_client() -> torch.Tensor:
+            with batcher.incoming():
+                await asyncio.sleep(0.1)
+            return await batcher.submit(one(2))
+
+        async def fast_client() -> torch.Tensor:
+            with batcher.incoming():
+                pass
+            return await batcher.submit(one(1))
+
+        slow = asyncio.create_task(slow_client())
+        await asyncio.sleep(0)
+        await asyncio.gather(fast_client(), slow)
+        await batcher.stop()
+        return model.calls
+
+    assert asyncio.run(main()) == [2]
 
 
 def test_a_failing_batch_fails_only_the_bad_request_and_the_worker_goes_on() -> None:
@@ -140,9 +168,10 @@ def test_stop_fails_waiting_requests_and_submit_needs_start() -> None:
         with pytest.raises(RuntimeError, match="not running"):
             await batcher.submit(one(1))
         await batcher.start()
-        waiting = [asyncio.create_task(batcher.submit(one(i))) for i in range(2)]
-        await asyncio.sleep(0.05)
-        await batcher.stop()
+        with batcher.incoming():  # another request on its way: the batch waits out its window for it
+            waiting = [asyncio.create_task(batcher.submit(one(i))) for i in range(2)]
+            await asyncio.sleep(0.05)
+            await batcher.stop()
         results = await asyncio.gather(*waiting, return_exceptions=True)
         return results[0]
 

@@ -293,7 +293,6 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.batcher = batcher
 
     @app.exception_handler(RequestValidationError)
     async def one_line_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -319,10 +318,10 @@ def create_app(
         request: Request,
         top_k: int | None = Query(None, ge=1, description="labels per image (default: the server's)"),
     ) -> PredictResponse:
-        uploads = await read_images(request, limits)
-        images = await run_in_threadpool(
-            lambda: torch.stack([decode_image(u.data, pre, max_pixels=limits.max_pixels, name=u.name) for u in uploads])
-        )
+        with batcher.incoming():
+            uploads = await read_images(request, limits)
+            images = await run_in_threadpool(lambda: torch.stack(
+                [decode_image(u.data, pre, max_pixels=limits.max_pixels, name=u.name) for u in uploads]))
         probs = await batcher.submit(images)
         values, indices = probs.topk(min(top_k or info.top_k, len(classes)), dim=1)
         predictions = []

@@ -3,8 +3,10 @@
 One worker task takes the first waiting request, then gathers more for at most ``window_ms`` or until
 ``max_batch`` images are together, and runs the model once on all of them in a single inference thread,
 so the event loop keeps accepting and decoding requests meanwhile. Requests that queued while a batch ran
-are taken at once, so under load batches fill up without waiting out the window. ``max_batch=1`` turns
-batching off (one model call per request, in arrival order).
+are taken at once, so under load batches fill up without waiting out the window. The window is waited
+only while other requests are on their way (inside :meth:`MicroBatcher.incoming`: being read or decoded),
+so a lone client pays no latency for it. ``max_batch=1`` turns batching off (one model call per request,
+in arrival order).
 
 A request is never split: one holding more than ``max_batch`` images runs alone. A batch that raises is
 retried request by request, so a bad request fails alone and the worker keeps running. Requests whose
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -63,6 +65,7 @@ class MicroBatcher:
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._held: _Request | None = None
         self._current: list[_Request] = []
+        self._incoming = 0
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
 
@@ -96,6 +99,15 @@ class MicroBatcher:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
+    @contextlib.contextmanager
+    def incoming(self) -> Iterator[None]:
+        """Mark a request on its way to :meth:`submit` (leave before submitting), so batches wait for it."""
+        self._incoming += 1
+        try:
+            yield
+        finally:
+            self._incoming -= 1
+
     async def submit(self, images: torch.Tensor) -> torch.Tensor:
         """The outputs of ``run`` for ``images`` (a batch of one or more), computed with other requests."""
         if not self.running:
@@ -121,6 +133,8 @@ class MicroBatcher:
         while size < self.max_batch:
             try:
                 if self._queue.empty():
+                    if not self._incoming:
+                        break
                     async with asyncio.timeout_at(deadline):
                         request = await self._queue.get()
                 else:
