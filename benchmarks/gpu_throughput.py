@@ -9,7 +9,7 @@ Sections:
   ``torch.compile``; ours, torchvision, timm.
 - ``r50-infer``: the same models, batch 256, inference mode; eager and compiled.
 - ``cifar``: CIFAR ResNet-56 train steps at batch 128 and 512: ours eager against ours with the whole
-  step captured as one CUDA graph (``resnets.training.graphs.GraphedStep``, what ``resnets train`` uses on
+  step captured as one CUDA graph (``resnets.training.steps.GraphedStep``, what ``resnets train`` uses on
   a GPU).
 
 Timing: warm-up steps, then windows of steps timed with CUDA events; the libraries alternate window by
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 import resnets
-from resnets.training.graphs import GraphedStep
+from resnets.training.steps import GraphedStep
 
 
 def timed_windows(steps: dict[str, Callable[[], None]], *, windows: int, per_window: int, warmup: int

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import resnets
-from resnets.training.graphs import GraphedStep
+from resnets.training.steps import GraphedStep
 
 
 def main() -> None:

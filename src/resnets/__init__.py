@@ -6,7 +6,8 @@ The public functions here are what the command line calls, one per sub-command.
 from resnets._version import __version__
 from resnets.errors import ResnetsError
 from resnets.inspect import diagram, summary, zoo_table
-from resnets.models import build_model, create_model, get_spec, list_models, model_info
+from resnets.interop import convert, create_model, export, load_weights_file
+from resnets.models import build_model, get_spec, list_models, model_info
 from resnets.serving import serve
 from resnets.training import evaluate, predict, train
 
@@ -14,11 +15,14 @@ __all__ = [
     "ResnetsError",
     "__version__",
     "build_model",
+    "convert",
     "create_model",
     "diagram",
     "evaluate",
+    "export",
     "get_spec",
     "list_models",
+    "load_weights_file",
     "model_info",
     "predict",
     "serve",

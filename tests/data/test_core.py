@@ -12,6 +12,7 @@ from PIL import Image
 from resnets.data import Augment, Batches, FileImageSet, ImageSet, Preprocessing, epoch_generator, read_image
 from resnets.data.augment import center_crop, random_brightness, random_crop, random_flip
 from resnets.data.preprocess import image_to_tensor
+from resnets.data.splits import balanced_subset, stratified_holdout
 from resnets.errors import ResnetsError
 
 
@@ -180,3 +181,22 @@ def test_a_bad_file_in_a_worker_is_one_sentence_naming_it(image_files: list[Path
     with pytest.raises(ResnetsError, match=r"^cannot decode .*bad\.png") as caught:
         list(Batches(split, batch_size=2, preprocessing=Preprocessing(size=(8, 8)), workers=workers))
     assert "\n" not in str(caught.value)
+
+
+# --- shared split helpers --------------------------------------------------------------------------------
+
+def test_balanced_subset_fills_from_other_classes_when_one_runs_out() -> None:
+    labels = torch.tensor([0] * 90 + [1] * 10 + [2] * 30)
+    picked = balanced_subset(labels, 45, seed=1)
+    assert len(set(picked.tolist())) == 45 and list(picked) == sorted(picked)
+    assert labels[picked].bincount().tolist() in ([18, 10, 17], [17, 10, 18])
+    assert np.array_equal(picked, balanced_subset(labels, 45, seed=1))
+    assert not np.array_equal(picked, balanced_subset(labels, 45, seed=2))
+
+
+def test_stratified_holdout_is_exact_and_disjoint() -> None:
+    labels = torch.tensor([0] * 37 + [1] * 23 + [2] * 7)
+    kept, held = stratified_holdout(labels, 0.25, seed=0)
+    assert len(held) == round(67 * 0.25) and len(kept) + len(held) == 67
+    assert not set(kept.tolist()) & set(held.tolist())
+    assert labels[held].bincount().tolist() == [9, 6, 2]

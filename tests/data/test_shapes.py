@@ -57,7 +57,7 @@ def test_pixel_statistics_match_the_fixed_constants(small) -> None:
 
 
 def test_a_linear_classifier_does_poorly() -> None:
-    bundle = load_data("shapes", n_train=6000, n_val=0, n_test=1200, seed=1)
+    bundle = load_data("shapes", n_train=3000, n_val=0, n_test=1200, seed=1)
     norm = bundle.preprocessing.normalize
     x, y = norm(bundle.train.images).flatten(1), bundle.train.labels
     model = torch.nn.Linear(x.shape[1], len(CLASSES))
@@ -87,3 +87,9 @@ def test_limit_and_val_fraction(small) -> None:
     assert len(bundle.val) == 120 and len(bundle.train) == 300 and len(bundle.test) == 60
     assert bundle.val.labels.bincount().tolist() == [20] * 6
     assert bundle.train.labels.bincount().tolist() == [50] * 6
+
+
+@pytest.mark.parametrize("bad", [0, 1, "half", -0.1])
+def test_val_fraction_is_checked(bad) -> None:
+    with pytest.raises(ResnetsError, match="val_fraction must be a number between 0 and 1"):
+        load_data("shapes", n_train=12, n_val=0, n_test=0, val_fraction=bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 from serve_helpers import TestClient, image_bytes
 
 from resnets import ResnetsError
+from resnets.serving import backends
 from resnets.serving.app import create_app
 from resnets.serving.backends import OnnxBackend, TorchBackend, export_onnx, make_backend
 from resnets.training import load_checkpoint
@@ -19,9 +21,7 @@ pytest.importorskip("onnxscript")
 
 @pytest.fixture(scope="module")
 def onnx_file(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("onnx") / "model.onnx"
-    path.write_bytes(export_onnx(load_checkpoint(checkpoint)))
-    return path
+    return export_onnx(load_checkpoint(checkpoint), tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 
 @pytest.mark.parametrize("batch", [1, 7])
@@ -33,6 +33,23 @@ def test_onnx_matches_torch_at_any_batch_size(checkpoint: Path, onnx_file: Path,
     assert got.shape == (batch, 4)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(got.sum(1), torch.ones(batch))
+
+
+def test_without_a_file_the_model_is_exported_at_start_into_a_temporary_file(
+    checkpoint: Path, onnx_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[Path] = []
+
+    def export_copy(ckpt: object, out: Path) -> Path:
+        written.append(out)
+        shutil.copy(onnx_file, out)
+        return out
+
+    monkeypatch.setattr(backends, "export_onnx", export_copy)
+    ckpt = load_checkpoint(checkpoint)
+    x = torch.randn(3, 3, 16, 16)
+    torch.testing.assert_close(OnnxBackend(ckpt)(x), TorchBackend(ckpt, device="cpu")(x), atol=1e-5, rtol=1e-4)
+    assert len(written) == 1 and not written[0].exists()
 
 
 def test_the_app_on_onnx_answers_like_the_app_on_torch(checkpoint: Path, onnx_file: Path) -> None:

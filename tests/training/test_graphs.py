@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from resnets.training.graphs import sgd_foreach_
+from resnets.training.steps import sgd_foreach_
 
 
 @pytest.mark.parametrize(("momentum", "nesterov", "wd"), [(0.9, True, 5e-4), (0.9, False, 1e-4), (0.0, False, 0.0)])
@@ -37,7 +37,7 @@ def test_a_replayed_step_updates_weights_as_an_eager_step_on_gpu() -> None:
     import torch.nn.functional as F
 
     import resnets
-    from resnets.training.graphs import GraphedStep
+    from resnets.training.steps import GraphedStep
 
     torch.backends.cudnn.allow_tf32 = False
     eager = resnets.create_model("resnet20").cuda().train()

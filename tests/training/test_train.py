@@ -174,3 +174,16 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: P
     ckpt = load_checkpoint(out / LAST)
     assert ckpt.metrics["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in ckpt.weights.values() if v.is_floating_point())
+
+
+def test_fine_tuning_starts_from_a_foreign_state_dict(trained_run: Path, tmp_path: Path) -> None:
+    """`--weights` reads any format resnets.interop knows, here a plain torch state dict (.pth)."""
+    import resnets  # noqa: F401 - registers the foreign-format readers
+
+    weights = load_checkpoint(trained_run / LAST).weights
+    pth = tmp_path / "resnet20.pth"
+    torch.save({f"module.{k}": v for k, v in weights.items()}, pth)
+    result = train("resnet20", "tiny3", out=tmp_path / "ft", weights=str(pth), **{**FAST, "epochs": 1})
+    assert any("new 3-class head" in note for note in result.notes)
+    tuned = load_checkpoint(tmp_path / "ft" / LAST).weights
+    assert tuned["fc.weight"].shape == (3, 64)

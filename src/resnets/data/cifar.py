@@ -2,8 +2,8 @@
 
 Layouts read from ``DIR``, first found wins:
 
-1. npz files ``cifar10_train.npz`` / ``cifar10_test.npz`` (``x`` (N, 32, 32, 3) uint8, ``y``, ``label_names``),
-   read with ``allow_pickle=False``;
+1. npz files ``cifar10_train.npz`` / ``cifar10_test.npz`` (``cifar100_...`` for CIFAR-100) holding ``x``
+   (N, 32, 32, 3) uint8, ``y`` and ``label_names``, read with ``allow_pickle=False``;
 2. the extracted official archive ``cifar-10-batches-py/`` (``data_batch_1..5``, ``test_batch``,
    ``batches.meta``) or ``cifar-100-python/`` (``train``, ``test``, ``meta``; fine labels), or DIR itself;
 3. the official ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz``, extracted into DIR first;

@@ -15,10 +15,10 @@ import math
 from collections.abc import Iterator
 
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from resnets.data.augment import Augment
-from resnets.data.base import ImageSet, Split
+from resnets.data.base import FileImageSet, ImageSet, Split
 from resnets.data.preprocess import Preprocessing
 from resnets.errors import ResnetsError
 
@@ -130,7 +130,7 @@ class Batches:
         if self._loader is None:
             self._sampler = _OrderSampler()
             self._loader = DataLoader(
-                self.split,
+                _Reported(self.split),  # type: ignore[arg-type]
                 batch_size=self.batch_size,
                 sampler=self._sampler,
                 drop_last=self.drop_last,
@@ -139,18 +139,35 @@ class Batches:
                 persistent_workers=self.workers > 0,
             )
         self._sampler.order = order.tolist()
+        error = None
+        for images, labels, errors in self._loader:
+            error = next((e for e in errors if e), None)
+            if error is not None:
+                break
+            yield self._finish(images.to(self.device, non_blocking=cuda), labels.to(self.device, non_blocking=cuda),
+                               generator)
+        if error is not None:
+            self._loader = None
+            raise ResnetsError(error)
+
+
+class _Reported(Dataset):
+    """A file split as DataLoader workers read it: a file that fails to decode comes back as its one-sentence
+    error, which the main process raises after dropping the loader. (A worker that raises gets its traceback
+    glued to the message, and its DataLoader can take 10 s to shut down.)"""
+
+    def __init__(self, split: FileImageSet) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, str]:
         try:
-            for images, labels in self._loader:
-                yield self._finish(images.to(self.device, non_blocking=cuda),
-                                   labels.to(self.device, non_blocking=cuda), generator)
+            image, label = self.split[index]
         except ResnetsError as exc:
-            raise ResnetsError(_worker_message(str(exc))) from None
-
-
-def _worker_message(message: str) -> str:
-    """A worker's error arrives wrapped in its traceback; keep the one sentence meant for the user."""
-    last = message.rstrip().splitlines()[-1]
-    return last.split("ResnetsError: ", 1)[-1] if "ResnetsError: " in last else message
+            return torch.zeros(self.split.image_size, dtype=torch.uint8), -1, str(exc)
+        return image, label, ""
 
 
 class _OrderSampler(Sampler[int]):

@@ -9,7 +9,7 @@ Six classes, in label order: circle, square, triangle, star, cross, ring. Each R
   image);
 - the shape's circumradius is 22-42% of the image side, its centre anywhere that keeps it inside the image,
   its rotation uniform (a ring's hole is 45-65% of its radius; a cross's arms are 26-36% of its radius wide);
-- 1-2 clutter lines (1-1.5 px wide, end points anywhere, one random colour) lie behind the shape, and
+- 1-2 clutter lines (1-1.5 px wide at 32x32, end points anywhere, one random colour) lie behind the shape, and
   Gaussian noise (sigma 6 levels) is added to every pixel.
 
 Shapes are drawn by Pillow at twice the size and averaged down 2x2, so edges are anti-aliased.

@@ -49,6 +49,17 @@ def as_bool(source: str, name: str, value: Any) -> bool:
     raise ResnetsError(f"{source} option {name} must be true or false, not {value!r}.")
 
 
+def as_fraction(value: Any) -> float:
+    """``val_fraction``: a number (or its text) strictly between 0 and 1."""
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError):
+        fraction = -1.0
+    if not 0 < fraction < 1:
+        raise ResnetsError(f"val_fraction must be a number between 0 and 1 (e.g. 0.1), not {value!r}.")
+    return fraction
+
+
 def as_directory(source: str, arg: str, *, create: bool = False) -> Path:
     """The ``DIR`` of ``source:DIR``: it must be given and be a directory (made when ``create``)."""
     if not arg:
@@ -114,10 +125,9 @@ def finish(
 ) -> DataBundle:
     """Apply the shared options to a bundle: hold out ``val_fraction`` of train, then cap each split."""
     if val_fraction is not None:
-        if not 0 < float(val_fraction) < 1:
-            raise ResnetsError(f"val_fraction must be between 0 and 1 (e.g. 0.1), not {val_fraction!r}.")
+        fraction = as_fraction(val_fraction)
         if bundle.val is None:
-            kept, held = stratified_holdout(bundle.train.labels, float(val_fraction), seed)
+            kept, held = stratified_holdout(bundle.train.labels, fraction, seed)
             bundle.train, bundle.val = bundle.train.subset(kept), bundle.train.subset(held)
             bundle.notes.append(f"val: {len(held)} training images held out (val_fraction {val_fraction}, seed {seed})")
         else:

@@ -8,6 +8,8 @@ ResNetV2 do. Stochastic depth grows linearly from 0 at the first block to ``drop
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from resnets.blocks import (
@@ -50,6 +52,20 @@ def make_block(spec: ResNetSpec, stage: StageSpec, in_ch: int, stride: int, drop
     return cls(in_ch, stage.out_channels, stride, kernels=kernels, **common)
 
 
+class ZeroPadMaxPool2d(nn.MaxPool2d):
+    """Keras's ``ZeroPadding2D(padding)`` then a valid ``MaxPooling2D``: the border is zeros, not -inf."""
+
+    def __init__(self, kernel_size: int, stride: int, padding: int) -> None:
+        super().__init__(kernel_size, stride, 0)
+        self.zero_pad = padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, (self.zero_pad,) * 4))
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, zero_pad={self.zero_pad}"
+
+
 class ResNet(Network):
     """Any residual or plain network a :class:`ResNetSpec` describes."""
 
@@ -64,7 +80,8 @@ class ResNet(Network):
             self.bn1 = cfg.norm_layer(stem.width)
             self.act1 = cfg.act_layer()
         if stem.pool == "max":
-            self.maxpool = nn.MaxPool2d(stem.pool_kernel, stem.pool_stride, stem.pool_padding)
+            pool = ZeroPadMaxPool2d if stem.pool_zero_pad else nn.MaxPool2d
+            self.maxpool = pool(stem.pool_kernel, stem.pool_stride, stem.pool_padding)
         total = sum(s.depth for s in spec.stages)
         in_ch, index = stem.width, 0
         for i, stage in enumerate(spec.stages, 1):

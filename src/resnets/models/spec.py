@@ -89,7 +89,12 @@ class StageSpec:
 @dataclass(frozen=True)
 class StemSpec:
     """The layers before the first stage: a ``kernel`` x ``kernel`` conv (stride, padding), its norm and
-    activation (left out in pre-activation nets), then an optional max-pool."""
+    activation (left out in pre-activation nets), then an optional max-pool.
+
+    ``pool_zero_pad`` pads the max-pool's input with zeros (Keras's ``ZeroPadding2D`` + valid pool) rather
+    than -inf (PyTorch's). They differ only where a border window holds nothing but negative values: after
+    Keras's ResNetV2 stem, which has no norm or ReLU before its pool. Default off.
+    """
 
     width: int = 64
     kernel: int = 7
@@ -99,6 +104,7 @@ class StemSpec:
     pool_kernel: int = 3
     pool_stride: int = 2
     pool_padding: int = 1
+    pool_zero_pad: bool = False
 
     def __post_init__(self) -> None:
         _positive("the stem's width", self.width)

@@ -180,10 +180,12 @@ register(
 for _depth, _depths in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)), (152, (3, 8, 36, 3))):
     register(imagenet(f"resnet{_depth}_keras", "bottleneck", _depths, stride_on="1x1", **KERAS_LAYERS), "keras",
              f"Keras applications ResNet{_depth} (v1): conv biases, BN eps 1.001e-5, stride on the 1x1")
-    # Keras's ResNetV2 strides stages 2-4 at their last block, and stage 5 not at all.
+    # Keras's ResNetV2 strides stages 2-4 at their last block, and stage 5 not at all; its stem pools
+    # zero-padded, un-normalised conv outputs.
     register(
         imagenet(f"resnet{_depth}v2_keras", "bottleneck", _depths, strides=(2, 2, 2, 1), preact=True,
-                 stride_block="last", stride_only_shortcut="subsample", **KERAS_LAYERS),
+                 stride_block="last", stride_only_shortcut="subsample", stem=StemSpec(pool_zero_pad=True),
+                 **KERAS_LAYERS),
         "keras",
         f"Keras applications ResNet{_depth}V2: pre-activation, the stride on the 3x3 of each stage's last block",
     )

@@ -2,16 +2,15 @@
 
 - ``torch``: the checkpoint's model in eager mode under ``torch.inference_mode``
   (:func:`resnets.training.predict.probabilities`).
-- ``onnx``: ONNX Runtime, with as many threads as torch is set to use, on an ``.onnx`` file that is given,
-  or exported from the checkpoint on the fly with the dynamo exporter (dynamic batch dimension, weights
-  inside the model, kept in memory). Its output is treated like the model's: a softmax is applied unless
-  the spec's head already ends in one.
+- ``onnx``: ONNX Runtime, with as many threads as torch is set to use, on an ``.onnx`` file that is given
+  (``resnets export CKPT --format onnx --dynamic-batch`` writes one), or else exported from the checkpoint
+  at start the same way, into a temporary file. Its output is treated like the model's: a softmax is
+  applied unless the spec's head already ends in one.
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -58,18 +57,16 @@ class OnnxBackend:
             import onnxruntime as ort
         except ImportError:
             raise ResnetsError("the onnx backend needs onnxruntime: pip install resnets[onnx]") from None
-        if onnx_path is not None:
-            if not Path(onnx_path).is_file():
-                raise ResnetsError(f"no ONNX file at {onnx_path}; give an .onnx file or leave --onnx out.")
-            model: str | bytes = str(onnx_path)
-        else:
-            model = export_onnx(ckpt)
-        try:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = torch.get_num_threads()
-            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own unrelated exception types
-            raise ResnetsError(f"onnxruntime cannot load the model ({str(exc).splitlines()[0]}).") from None
+        if onnx_path is not None and not Path(onnx_path).is_file():
+            raise ResnetsError(f"no ONNX file at {onnx_path}; give an .onnx file or leave --onnx out.")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = onnx_path or export_onnx(ckpt, Path(tmp) / "model.onnx")
+            try:
+                self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own unrelated exception types
+                raise ResnetsError(f"onnxruntime cannot load the model ({str(exc).splitlines()[0]}).") from None
         self.input_name = self.session.get_inputs()[0].name
         self.softmax = ckpt.spec.head.activation != "softmax"
 
@@ -79,32 +76,14 @@ class OnnxBackend:
         return probs.softmax(1) if self.softmax else probs
 
 
-def export_onnx(ckpt: Checkpoint) -> bytes:
-    """The checkpoint's model as a serialized ONNX model with a dynamic batch dimension."""
-    try:
-        import onnxscript  # noqa: F401  (the dynamo exporter needs it; fail with the extra's name)
-    except ImportError:
-        raise ResnetsError("exporting to ONNX needs onnxscript: pip install resnets[onnx]") from None
-    model = ckpt.build("cpu")
+def export_onnx(ckpt: Checkpoint, out: Path) -> Path:
+    """Write the checkpoint's model to ``out`` as ONNX with a dynamic batch dimension, at its preprocessing's
+    size (:func:`resnets.interop.export`, which checks the file against PyTorch)."""
+    from resnets.interop import export
+
     size = ckpt.preprocessing.size if ckpt.preprocessing else ckpt.spec.input_size[1:]
-    example = torch.zeros(2, ckpt.spec.in_chans, *size)
-    registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
-    level = registry_log.level
-    registry_log.setLevel(logging.ERROR)  # "torchvision is not installed. Skipping torchvision::nms" and such
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # the exporter's own deprecations, not ours to fix
-            program = torch.onnx.export(
-                model,
-                (example,),
-                dynamo=True,
-                dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-                external_data=False,
-                verbose=False,
-            )
-    finally:
-        registry_log.setLevel(level)
-    return program.model_proto.SerializeToString()
+    return export(ckpt.build("cpu"), format="onnx", out=out, input_size=(ckpt.spec.in_chans, *size),
+                  dynamic_batch=True).path
 
 
 def make_backend(ckpt: Checkpoint, name: str = "torch", *, onnx_path: str | Path | None = None,

@@ -34,11 +34,11 @@ from resnets.models.weights import load_weights
 from resnets.training import schedule as schedules
 from resnets.training.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
 from resnets.training.config import TrainConfig, resolve_config
-from resnets.training.graphs import GraphedStep
 from resnets.training.metrics import evaluate_batches, logits_of
 from resnets.training.plots import plot_curves
 from resnets.training.progress import Reporter
 from resnets.training.runtime import Runtime, rng_state, seed_everything, set_rng_state, setup_runtime
+from resnets.training.steps import EagerStep, GraphedStep
 
 
 @dataclass
@@ -182,7 +182,7 @@ class Trainer:
                 m.eval()
 
     def _graphs(self) -> bool:
-        """Whether steps run as one captured CUDA graph (see :mod:`resnets.training.graphs`)."""
+        """Whether steps run as one captured CUDA graph (see :mod:`resnets.training.steps`)."""
         c, rt = self.cfg, self.rt
         blockers = [
             (rt.device.type != "cuda", "a CUDA device"),
@@ -264,7 +264,6 @@ class Trainer:
         model = model.to(rt.device, memory_format=memory)
         use_graphs = self._graphs()
         optimizer = self._optimizer(model, graphs=use_graphs)
-        graphed: GraphedStep | None = None
 
         on_device = c.data_on_device
         train_batches = Batches(
@@ -292,15 +291,18 @@ class Trainer:
         lr_at = self._schedule(total, depth)
 
         start_epoch, step, best = 0, 0, -1.0
+        scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16")
         if self.resume:
-            start_epoch, step, best = self._restore(out, model, optimizer)
+            start_epoch, step, best = self._restore(out, model, optimizer, scaler)
         run_model: nn.Module = model
         if c.compile == "on" or (c.compile == "auto" and self._compile_pays(total)):
             run_model = torch.compile(model)  # type: ignore[assignment]
         if rt.distributed:
             run_model = nn.parallel.DistributedDataParallel(
                 run_model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
-        scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16")
+        train_step: EagerStep | GraphedStep | None = None if use_graphs else EagerStep(
+            run_model, optimizer, self._loss, base_lr=c.lr, autocast=rt.autocast, scaler=scaler,
+            grad_clip=c.grad_clip)
         if rt.is_main:
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.yaml").write_text(yaml.safe_dump(self._config_record(data, rt), sort_keys=False))
@@ -322,25 +324,10 @@ class Trainer:
             for i, (x, y) in enumerate(train_batches):
                 if step >= total:
                     break
-                scale = lr_at(step)
-                if use_graphs:
-                    if graphed is None:
-                        graphed = GraphedStep(run_model, optimizer, self._loss, (x, y), base_lr=c.lr,
-                                              autocast=rt.autocast)
-                    loss, output = graphed(x, y, scale)
-                else:
-                    for g in optimizer.param_groups:
-                        g["lr"] = c.lr * scale * g["lr_scale"]
-                    with rt.autocast():
-                        output = run_model(x)
-                        loss = self._loss(output, y)
-                    optimizer.zero_grad(set_to_none=True)
-                    scaler.scale(loss).backward()
-                    if c.grad_clip:
-                        scaler.unscale_(optimizer)
-                        nn.utils.clip_grad_norm_(model.parameters(), c.grad_clip)
-                    scaler.step(optimizer)
-                    scaler.update()
+                if train_step is None:
+                    train_step = GraphedStep(run_model, optimizer, self._loss, (x, y), base_lr=c.lr,
+                                             autocast=rt.autocast)
+                loss, output = train_step(x, y, lr_at(step))
                 step += 1
                 n = y.shape[0]
                 loss_sum += loss.detach().float() * n
@@ -426,13 +413,16 @@ class Trainer:
         cold on CPU) - on a GPU for runs of a few thousand steps or more."""
         return self.rt.device.type == "cuda" and total_steps >= 2000
 
-    def _restore(self, out: Path, model: Network, optimizer: torch.optim.Optimizer) -> tuple[int, int, float]:
+    def _restore(self, out: Path, model: Network, optimizer: torch.optim.Optimizer,
+                 scaler: torch.amp.GradScaler) -> tuple[int, int, float]:
         ckpt = load_checkpoint(out / LAST, train_state=True)
         if ckpt.train_state is None:
             raise ResnetsError(f"{out / LAST} holds no training state to resume from.")
         load_weights(model, ckpt.weights, source=f"the weights in {out / LAST}")
         optimizer.load_state_dict(ckpt.train_state["optimizer"])
         match_state_layout(optimizer)
+        if ckpt.train_state.get("scaler"):
+            scaler.load_state_dict(ckpt.train_state["scaler"])
         set_rng_state(ckpt.train_state["rng"])
         state = ckpt.train_state
         self.history = []

@@ -22,6 +22,7 @@ class Reporter:
     def line(self, text: str) -> None:
         if self.active:
             self.console.print(text)
+            self.console.file.flush()  # a log file shows each epoch as it ends
 
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
         if not self.bars:
