@@ -8,6 +8,7 @@ from resnets.errors import ResnetsError
 from resnets.inspect import diagram, summary, zoo_table
 from resnets.interop import convert, create_model, export, load_weights_file
 from resnets.models import build_model, get_spec, list_models, model_info
+from resnets.serving import serve
 from resnets.training import evaluate, predict, train
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "load_weights_file",
     "model_info",
     "predict",
+    "serve",
     "summary",
     "train",
     "zoo_table",

@@ -1,0 +1,98 @@
+"""Inference backends: normalized NCHW float32 inputs in, class probabilities out.
+
+- ``torch``: the checkpoint's model in eager mode under ``torch.inference_mode``
+  (:func:`resnets.training.predict.probabilities`).
+- ``onnx``: ONNX Runtime, with as many threads as torch is set to use, on an ``.onnx`` file that is given
+  (``resnets export CKPT --format onnx --dynamic-batch`` writes one), or else exported from the checkpoint
+  at start the same way, into a temporary file. Its output is treated like the model's: a softmax is
+  applied unless the spec's head already ends in one.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from resnets.errors import ResnetsError
+from resnets.models import Network
+from resnets.training.checkpoint import Checkpoint
+from resnets.training.predict import probabilities
+from resnets.training.runtime import pick_device
+
+BACKENDS = ("torch", "onnx")
+
+
+class Backend(Protocol):
+    """Maps a float32 batch ``(N, C, H, W)`` to probabilities ``(N, classes)`` on the CPU."""
+
+    name: str
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+class TorchBackend:
+    """The checkpoint's model, eager, under ``torch.inference_mode``."""
+
+    name = "torch"
+
+    def __init__(self, ckpt: Checkpoint, *, device: str = "auto") -> None:
+        self.device = pick_device(device)
+        self.model: Network = ckpt.build(self.device)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return probabilities(self.model, x.to(self.device)).cpu()
+
+
+class OnnxBackend:
+    """ONNX Runtime on the CPU, from ``onnx_path`` or from an export of the checkpoint's model."""
+
+    name = "onnx"
+
+    def __init__(self, ckpt: Checkpoint, *, onnx_path: str | Path | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ResnetsError("the onnx backend needs onnxruntime: pip install resnets[onnx]") from None
+        if onnx_path is not None and not Path(onnx_path).is_file():
+            raise ResnetsError(f"no ONNX file at {onnx_path}; give an .onnx file or leave --onnx out.")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = onnx_path or export_onnx(ckpt, Path(tmp) / "model.onnx")
+            try:
+                self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own unrelated exception types
+                raise ResnetsError(f"onnxruntime cannot load the model ({str(exc).splitlines()[0]}).") from None
+        self.input_name = self.session.get_inputs()[0].name
+        self.softmax = ckpt.spec.head.activation != "softmax"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        (out,) = self.session.run(None, {self.input_name: np.ascontiguousarray(x.numpy(), dtype=np.float32)})
+        probs = torch.from_numpy(out).float()
+        return probs.softmax(1) if self.softmax else probs
+
+
+def export_onnx(ckpt: Checkpoint, out: Path) -> Path:
+    """Write the checkpoint's model to ``out`` as ONNX with a dynamic batch dimension, at its preprocessing's
+    size (:func:`resnets.interop.export`, which checks the file against PyTorch)."""
+    from resnets.interop import export
+
+    size = ckpt.preprocessing.size if ckpt.preprocessing else ckpt.spec.input_size[1:]
+    return export(ckpt.build("cpu"), format="onnx", out=out, input_size=(ckpt.spec.in_chans, *size),
+                  dynamic_batch=True).path
+
+
+def make_backend(ckpt: Checkpoint, name: str = "torch", *, onnx_path: str | Path | None = None,
+                 device: str = "auto") -> Backend:
+    """The backend called ``name`` for a checkpoint."""
+    if name == "torch":
+        if onnx_path is not None:
+            raise ResnetsError("an ONNX file was given with the torch backend; add --backend onnx.")
+        return TorchBackend(ckpt, device=device)
+    if name == "onnx":
+        return OnnxBackend(ckpt, onnx_path=onnx_path)
+    raise ResnetsError(f"unknown backend {name!r}; use one of: {', '.join(BACKENDS)}.")
