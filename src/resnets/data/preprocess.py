@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from resnets.errors import ResnetsError
 
@@ -71,14 +71,15 @@ class Preprocessing:
 
 
 def read_image(path: str | Path, *, channels: int = 3) -> Image.Image:
-    """Decode an image file fully (so a truncated file fails here, not later) in RGB or greyscale."""
+    """Decode an image file fully (so a truncated file fails here, not later), turned upright by its EXIF
+    orientation (as phones store photos; the server does the same), in RGB or greyscale."""
     path = Path(path)
     if not path.is_file():
         raise ResnetsError(f"no image file at {path}; check the path.")
     try:
         with Image.open(path) as img:
             img.load()
-            return img.convert("RGB" if channels == 3 else "L")
+            return ImageOps.exif_transpose(img).convert("RGB" if channels == 3 else "L")
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         reason = "not an image Pillow can read" if isinstance(exc, UnidentifiedImageError) else str(exc)
         raise ResnetsError(f"cannot decode {path} ({reason}); is it a complete image file?") from None
