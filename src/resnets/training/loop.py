@@ -360,13 +360,14 @@ class Trainer:
             }
             last_epoch = epoch == epochs - 1 or step >= total
             evaluate_now = (epoch + 1) % c.eval_every == 0 or last_epoch
-            if rt.is_main and evaluate_now:
+            test_now = test_batches is not None and (c.test_each_epoch or last_epoch)
+            if rt.is_main and evaluate_now and (val_batches is not None or test_now):
                 if c.bn_recalibrate:
                     recalibrate_bn(model, recal_batches, c.bn_recalibrate_batches, rt)
                 if val_batches is not None:
                     val = evaluate_batches(model, val_batches, data.num_classes, autocast=rt.autocast())
                     record |= {"val_loss": val.loss, "val_acc": val.top1, "val_err": 1 - val.top1}
-                if test_batches is not None and (c.test_each_epoch or last_epoch):
+                if test_now:
                     test = evaluate_batches(model, test_batches, data.num_classes, autocast=rt.autocast())
                     record |= {"test_loss": test.loss, "test_acc": test.top1, "test_top5": test.top5,
                                "test_err": 1 - test.top1}
