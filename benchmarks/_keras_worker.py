@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from _workers import serve
+from _workers import serve, timer
 
 STEPS: dict[str, Any] = {}
 
@@ -91,14 +91,6 @@ def setup(key: str, batch: int, precision: str = "fp32", **_: Any) -> dict[str, 
     return {"first_step_s": first, "params": model.count_params()}
 
 
-def time_steps(key: str, steps: int) -> dict[str, Any]:
-    fn = STEPS[key]
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    return {"seconds": (time.perf_counter() - start) / steps}
-
-
 def versions() -> dict[str, Any]:
     import keras
     import tensorflow as tf
@@ -107,4 +99,4 @@ def versions() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve({"setup": setup, "time": time_steps, "versions": versions})
+    serve({"setup": setup, "time": timer(STEPS), "versions": versions})

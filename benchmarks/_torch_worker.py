@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import resnets
-from _workers import serve
+from _workers import serve, timer
 from resnets.training.steps import EagerStep
 
 STEPS: dict[str, Any] = {}
@@ -103,14 +103,6 @@ def setup(key: str, library: str, model: str, batch: int, size: int, classes: in
     return {"first_step_s": first}
 
 
-def time_steps(key: str, steps: int) -> dict[str, Any]:
-    fn = STEPS[key]
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    return {"seconds": (time.perf_counter() - start) / steps}
-
-
 def versions() -> dict[str, Any]:
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     for name in ("torchvision", "timm"):
@@ -122,4 +114,4 @@ def versions() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    serve({"setup": setup, "time": time_steps, "versions": versions})
+    serve({"setup": setup, "time": timer(STEPS), "versions": versions})

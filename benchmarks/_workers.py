@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,19 @@ def serve(handlers: dict[str, Any]) -> None:
             print(json.dumps({"ok": True, **(reply or {})}), flush=True)
         except Exception as exc:
             print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+
+
+def timer(built: dict[str, Any]) -> Any:
+    """Worker side: the ``time`` command over a worker's built step functions (seconds per step)."""
+
+    def time_steps(key: str, steps: int) -> dict[str, Any]:
+        fn = built[key]
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        return {"seconds": (time.perf_counter() - start) / steps}
+
+    return time_steps
 
 
 def median(values: list[float]) -> float:

@@ -70,6 +70,12 @@ class _ConvChain(nn.Module):
         """Number of convolutions on the residual branch."""
         return len(self.kernels)
 
+    @property
+    def last_norm(self) -> nn.Module:
+        """The residual branch's last norm: its output is the branch's response just before the addition
+        (post-activation), or the input of the branch's last unit (pre-activation)."""
+        return getattr(self, f"bn{self.depth}")
+
     def _conv(self, i: int) -> nn.Conv2d:
         k = self.kernels[i]
         return self.cfg.conv(
@@ -120,11 +126,6 @@ class ResidualBlock(_ConvChain):
         if self._zero_init_last:
             zero_init_last(self)
 
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm whose output is the residual branch's response, just before the addition."""
-        return getattr(self, f"bn{self.depth}")
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x
         for i in range(1, self.depth):
@@ -158,11 +159,6 @@ class PreActBlock(_ConvChain):
         self._project_preact = isinstance(self.downsample, nn.Sequential)
         if self._zero_init_last:
             zero_init_last(self)
-
-    @property
-    def last_norm(self) -> nn.Module:
-        """The norm of the last unit on the residual branch (its response before the last conv)."""
-        return getattr(self, f"bn{self.depth}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act1(self.bn1(x))
