@@ -40,6 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, dest="val_fraction",
                    help="hold out this share of the training images for validation")
     p.add_argument("--workers", type=int, help="data-loading workers for image folders")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for torch (default: one per core; on a machine other jobs keep busy, fewer "
+                        "threads can be many times faster)")
     p.add_argument("--sync-bn", action="store_true", default=None, dest="sync_bn",
                    help="SyncBatchNorm across GPUs under torchrun")
     p.add_argument("--tensorboard", action="store_true", default=None, help="also log to TensorBoard")
@@ -51,7 +54,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 FLAGS = ("epochs", "iterations", "batch_size", "lr", "precision", "seed", "weights", "freeze", "freeze_bn",
-         "backbone_lr_scale", "compile", "device", "deterministic", "limit", "val_fraction", "workers", "sync_bn",
+         "backbone_lr_scale", "compile", "device", "deterministic", "limit", "val_fraction", "workers", "threads",
+         "sync_bn",
          "tensorboard", "progress")
 
 

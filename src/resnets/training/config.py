@@ -82,6 +82,7 @@ class TrainConfig:
     compile: Literal["auto", "on", "off"] = "off"
     cuda_graphs: Literal["auto", "on", "off"] = "auto"
     device: str = "auto"
+    threads: int = 0
     deterministic: bool = False
     # reporting
     log_every: int = 20
@@ -167,5 +168,6 @@ def validate(c: TrainConfig) -> None:
     need(c.normalize in ("data", "x/255"), "normalize must be 'data' or 'x/255'.")
     need(c.val_fraction is None or 0 < c.val_fraction < 1, "val_fraction must be in (0, 1).")
     need(c.freeze >= 0, "freeze counts stages to freeze (0: none).")
+    need(c.threads >= 0, "threads must be 0 (torch's default) or a positive count.")
     need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
     need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")

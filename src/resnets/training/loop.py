@@ -91,6 +91,8 @@ class Trainer:
         self.cfg = cfg
         self.resume = resume
         self.on_epoch_end = on_epoch_end
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
         self.rt: Runtime = setup_runtime(cfg.device, cfg.precision)
         if cfg.sync_bn and self.rt.device.type != "cuda":
             raise ResnetsError("SyncBatchNorm works only on GPUs; drop --sync-bn on CPU (plain BatchNorm per process).")
