@@ -3,6 +3,7 @@
 The public functions here are what the command line calls, one per sub-command.
 """
 
+from resnets import lab
 from resnets._version import __version__
 from resnets.errors import ResnetsError
 from resnets.inspect import diagram, summary, zoo_table
@@ -21,6 +22,7 @@ __all__ = [
     "evaluate",
     "export",
     "get_spec",
+    "lab",
     "list_models",
     "load_weights_file",
     "model_info",

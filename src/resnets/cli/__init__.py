@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from resnets._version import __version__
 
-COMMANDS = ("train", "evaluate", "predict", "serve", "models", "summary", "diagram", "convert", "export")
+COMMANDS = ("train", "evaluate", "predict", "lab", "serve", "models", "summary", "diagram", "convert", "export")
 """Sub-command modules under ``resnets.cli``, in the order ``--help`` lists them."""
 
 

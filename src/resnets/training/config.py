@@ -27,6 +27,7 @@ class TrainConfig:
     """Every knob of a run. ``epochs`` or ``iterations`` sets its length; the schedule scales with it."""
 
     model: str = "resnet20"
+    model_spec: dict[str, Any] | None = None
     data: str | None = None
     recipe: str = "default"
     out: str | None = None

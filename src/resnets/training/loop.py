@@ -29,7 +29,7 @@ from torch import nn
 
 from resnets.data import Augment, Batches, DataBundle, Preprocessing, load_data
 from resnets.errors import ResnetsError
-from resnets.models import Network, create_model, get_spec
+from resnets.models import NetSpec, Network, create_model, get_spec, spec_from_dict, spec_to_dict
 from resnets.models.weights import load_weights
 from resnets.training import schedule as schedules
 from resnets.training.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
@@ -57,7 +57,7 @@ class TrainResult:
 
 
 def train(
-    model: str | None = None,
+    model: str | NetSpec | None = None,
     data: str | None = None,
     *,
     recipe: str | None = None,
@@ -70,7 +70,8 @@ def train(
     """Train a zoo model on a data set (``resnets train``).
 
     Args:
-        model: a zoo name (default: the recipe's, ``resnet20`` for the embedded data).
+        model: a zoo name (default: the recipe's, ``resnet20`` for the embedded data), or any spec: a
+            custom stack trains like a zoo model (its spec is the config's ``model_spec``).
         data: a data spec (``shapes`` by default, ``signs:DIR``, ``cifar10:DIR``, ``folder:DIR``).
         recipe: ``default``, ``course``, ``signs``, ``paper-cifar`` or ``fast``.
         config: a YAML file of config keys (between the recipe and the overrides).
@@ -79,6 +80,9 @@ def train(
         on_epoch_end: called on the main process with each epoch's metrics (after its checkpoint).
         **overrides: any :class:`TrainConfig` key (``epochs=2``, ``lr=0.1``, ``precision="fp32"`` ...).
     """
+    if model is not None and not isinstance(model, str):
+        overrides["model_spec"] = spec_to_dict(model)
+        model = model.name
     cfg = resolve_config(recipe, config, model=model, data=data, out=str(out) if out else None, **overrides)
     return Trainer(cfg, resume=resume, on_epoch_end=on_epoch_end).run()
 
@@ -123,14 +127,14 @@ class Trainer:
 
     def _build_model(self, data: DataBundle) -> Network:
         c = self.cfg
-        spec = get_spec(c.model)
+        spec = spec_from_dict(c.model_spec) if c.model_spec else get_spec(c.model)
         overrides: dict[str, Any] = {"num_classes": data.num_classes, "input_size": tuple(data.input_size)}
         if spec.kind == "resnet":
             for key in ("zero_init_last", "drop_path_rate", "bn_momentum"):
                 if getattr(c, key) is not None:
                     overrides[key] = getattr(c, key)
         try:
-            model = create_model(c.model, **overrides)
+            model = create_model(spec, **overrides)
         except ResnetsError:
             raise
         except ValueError as exc:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no screen)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +19,7 @@ def _pyplot():
 
 def plot_curves(history: Sequence[dict[str, Any]], out: Path, title: str = "") -> Path:
     """Loss and accuracy per epoch, training against validation (and test where measured)."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     for key, label, style in (("train_loss", "train", "-"), ("val_loss", "val", "--"), ("test_loss", "test", ":")):
@@ -46,7 +47,7 @@ def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], o
     """A confusion matrix with counts in the cells (rows: true class, columns: predicted)."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     matrix = np.asarray(confusion)
     n = len(classes)
     size = min(14, 2.5 + 0.45 * n)

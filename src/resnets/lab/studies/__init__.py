@@ -1,0 +1,1 @@
+"""The lab's studies, one module each; :mod:`resnets.lab` exports their functions."""
