@@ -43,3 +43,6 @@ def register() -> None:
 
 FAST = dict(epochs=2, lr=0.05, batch_size=64, eval_batch_size=128, log_every=4, progress=False, plots=True, workers=0)
 """Small, fast training settings shared by the tests."""
+
+LAB = dict(data="tiny", width=4, device="cpu")
+"""The shared options of the lab tests: the tiny data and nets of width 4."""

@@ -109,6 +109,20 @@ def test_fine_tuning_puts_a_new_head_on_pretrained_weights(trained_run: Path, tm
     assert not torch.equal(base["layer3.0.conv1.weight"], tuned["layer3.0.conv1.weight"])
 
 
+def test_any_spec_trains_and_its_checkpoint_rebuilds_it(tmp_path: Path) -> None:
+    from resnets.models.zoo import cifar
+
+    spec = cifar("resnet14_narrow", 14, widths=(4, 8, 16), shortcut="B")
+    result = train(spec, "tiny", out=tmp_path / "custom", **{**FAST, "epochs": 1})
+    assert result.config.model == "resnet14_narrow" and result.config.model_spec["stages"][0]["width"] == 4
+    ckpt = load_checkpoint(tmp_path / "custom" / LAST)
+    assert ckpt.spec.stages == spec.stages and ckpt.spec.shortcut == "B" and ckpt.spec.head.classes == 4
+    config = yaml.safe_load((tmp_path / "custom" / "config.yaml").read_text())
+    resumed = train(config["model"], "tiny", out=tmp_path / "custom", resume=True, model_spec=config["model_spec"],
+                    **{**FAST, "epochs": 2})
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+
+
 def test_recipe_file_and_flags_resolve_in_order(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("lr: 0.05\nbatch_size: 16\n")

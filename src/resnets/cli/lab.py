@@ -57,6 +57,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = studies.add_parser("identity", help="a deeper residual net computing exactly a shallower one")
     p.add_argument("--depths", default="20,56", help="the shallowest is copied into each deeper one")
     p.add_argument("--from", dest="from_run", help="a lab degradation folder: copy its trained shallow nets")
+    p.add_argument("--steps", type=int, help="SGD steps that train the shallow nets first (quick 150, full 600)")
     _shared(p)
     p.set_defaults(func=_identity)
 
@@ -123,7 +124,7 @@ def _responses(args: argparse.Namespace) -> int:
 def _identity(args: argparse.Namespace) -> int:
     from resnets.lab import identity
 
-    return _done(identity(args.depths, from_run=args.from_run, **_common(args)))
+    return _done(identity(args.depths, from_run=args.from_run, steps=args.steps, **_common(args)))
 
 
 def _lesion(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ def identity(
     depths: str | list[int] = "20,56",
     *,
     from_run: str | Path | None = None,
+    steps: int | None = None,
     out: str | Path | None = None,
     data: str | None = None,
     width: int | None = None,
@@ -52,14 +53,18 @@ def identity(
     Args:
         depths: the shallowest is copied into each deeper one, e.g. ``"20,56"``.
         from_run: a ``lab degradation`` folder: copy its trained shallow nets instead of fresh ones.
+        steps: SGD steps that train the shallow nets first (quick: 150, full: 600; ignored with ``from_run``).
         out, data, width, seed, quick, device: the lab's shared options (see :mod:`resnets.lab`).
     """
     depth_list = parse_depths(depths)
     if len(depth_list) < 2:
         raise ValueError("give a shallower and a deeper depth, e.g. --depths 20,56.")
     ctx = make_context("identity", out=out, data=data, width=width, seed=seed, quick=quick, device=device,
-                       precision="fp32", options={"depths": depth_list, "from": from_run})
+                       precision="fp32", options={"depths": depth_list, "from": from_run, "steps": steps})
     scale = QUICK if quick else FULL
+    steps = scale["steps"] if steps is None else steps
+    if steps < 0:
+        raise ValueError(f"--steps must be 0 or more, not {steps}.")
     count = scale["images"]
     trained = find_runs(from_run) if from_run else {}
     bundle = ctx.load(limit=scale["limit"]) if not trained else next(iter(trained.values())).data()
@@ -73,7 +78,7 @@ def identity(
                 raise ValueError(f"{from_run} holds no trained {name}; run lab degradation with depth {shallow_depth}.")
             shallow = trained[name].model(ctx.device)
         else:
-            shallow = _trained_briefly(name, ctx, bundle, scale["steps"])
+            shallow = _trained_briefly(name, ctx, bundle, steps)
         reference = _logits(shallow, test)
         for depth in deeper:
             for variant in VARIANTS[kind]:
@@ -91,7 +96,7 @@ def identity(
         scale=ctx.scale(bundle, compared_images=sum(len(y) for _, y in test)),
         settings={"depths": depth_list, "from": str(from_run) if from_run else None,
                   "shallow nets": "trained by lab degradation" if trained else
-                  f"trained here for {scale['steps']} SGD steps (lr 0.05 decayed linearly, batch 128)"},
+                  f"trained here for {steps} SGD steps (lr 0.05 decayed linearly, batch 128)"},
         numbers={"comparisons": comparisons},
         tables=[_table(comparisons)],
         figures=[Figure(figures[0].name, "How far each deeper net's logits are from those of the shallow net it "
@@ -116,7 +121,8 @@ def _trained_briefly(name: str, ctx: LabContext, bundle: Any, steps: int) -> nn.
     torch.manual_seed(ctx.seed)
     spec = study_spec(name, width=ctx.width, num_classes=bundle.num_classes, input_size=bundle.input_size)
     model = build_model(spec).to(ctx.device)
-    fit(model, batch_stream(bundle, ctx.device, batch_size=128, seed=ctx.seed), steps=steps)
+    if steps:
+        fit(model, batch_stream(bundle, ctx.device, batch_size=128, seed=ctx.seed), steps=steps)
     return model.eval()
 
 

@@ -107,7 +107,8 @@ def filter_normalised_direction(model: nn.Module, generator: torch.Generator) ->
             continue
         d = torch.randn(p.shape, generator=generator).to(p.device)
         dims = tuple(range(1, p.ndim))
-        d *= p.detach().norm(dim=dims, keepdim=True) / d.norm(dim=dims, keepdim=True).clamp(min=1e-12)
+        norm = torch.linalg.vector_norm
+        d *= norm(p.detach(), dim=dims, keepdim=True) / norm(d, dim=dims, keepdim=True).clamp(min=1e-12)
         direction[name] = d
     return direction
 

@@ -164,16 +164,21 @@ def _table(nets: list[dict[str, Any]], chance: float) -> Table:
 
 def conclusions(nets: list[dict[str, Any]], chance: float) -> list[str]:
     out = []
+    untrained = {n["model"] for n in nets if n["baseline"] <= chance + 0.05}
     for n in nets:
+        if n["model"] in untrained:
+            out.append(f"{n['label']} is at chance intact ({100 * n['baseline']:.1f}%, chance {100 * chance:.0f}%): "
+                       "it never learned, so deleting its blocks shows nothing.")
+            continue
         drops = [n["baseline"] - a for a in n["deleted"]]
         small = sum(d < 0.05 for d in drops)
         at_chance = sum(a <= chance + 0.05 for a in n["deleted"])
         out.append(f"{n['label']} (intact: {100 * n['baseline']:.1f}%): deleting one of its {len(drops)} blocks costs "
-                   f"{100 * _mean(drops):.1f} points on average; {small} deletions cost under 5 points and "
+                   f"{100 * _mean(drops):.1f} points on average; {small} of the deletions cost under 5 points and "
                    f"{at_chance} leave it within 5 points of chance ({100 * chance:.0f}%).")
     for n in (n for n in nets if not n["residual"]):
         twin = next((t for t in nets if t["residual"] and t["depth"] == n["depth"]), None)
-        if twin is None:
+        if twin is None or {n["model"], twin["model"]} & untrained:
             continue
         res_mean, plain_mean = _mean(twin["deleted"]), _mean(n["deleted"])
         graceful = res_mean > plain_mean
