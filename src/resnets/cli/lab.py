@@ -35,6 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--init", choices=("auto", "kaiming", "glorot"), default="auto",
                    help="weight initialisation (auto: glorot with --norm none, as the course's Keras; else kaiming)")
     p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (default 0.05)")
+    p.add_argument("--batch-size", type=int, default=128, dest="batch_size", help="images per step (default 128)")
     _shared(p)
     p.set_defaults(func=_gradients)
 
@@ -105,7 +106,7 @@ def _gradients(args: argparse.Namespace) -> int:
     from resnets.lab import gradients
 
     return _done(gradients(args.models, steps=args.steps, norm=args.norm, init=args.init, lr=args.lr,
-                           **_common(args)))
+                           batch_size=args.batch_size, **_common(args)))
 
 
 def _degradation(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ class LabContext:
     study: str
     out: Path
     data: str | None
-    width: int
+    width: int | None
     seed: int
     quick: bool
     runtime: Runtime
@@ -78,15 +78,17 @@ def make_context(
     device: str = "auto",
     precision: str = "auto",
     options: dict[str, Any] | None = None,
+    trained_nets: bool = False,
 ) -> LabContext:
-    """Resolve the shared options; ``options`` are the study's own, recorded in its command line."""
+    """Resolve the shared options; ``options`` are the study's own, recorded in its command line.
+    ``trained_nets``: the study reads nets trained elsewhere, whose data and width are their own."""
     if width is not None and width < 1:
         raise ResnetsError(f"--width must be a positive number of channels, not {width}.")
     runtime = setup_runtime(device, precision)
     seed_everything(seed)
     folder = Path(out) if out else Path("runs") / f"lab-{study}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True, exist_ok=True)
-    width = width or (QUICK_WIDTH if quick else FULL_WIDTH)
+    width = None if trained_nets else width or (QUICK_WIDTH if quick else FULL_WIDTH)
     command: list[str] = []
     for key, value in (options or {}).items():
         if value is None or value is False:
@@ -96,7 +98,9 @@ def make_context(
                                                    else str(value)]
     if data:
         command += ["--data", data]
-    command += ["--width", str(width), "--seed", str(seed)]
+    if not trained_nets:
+        command += ["--width", str(width)]
+    command += ["--seed", str(seed)]
     if quick:
         command.append("--quick")
     command += ["--out", str(folder)]

@@ -264,7 +264,8 @@ def conclusions(runs: list[dict[str, Any]], pairs: list[dict[str, Any]], steps: 
                        "its later numbers are missing.")
     for p in pairs:
         plain, res = find[(p["plain"], p["norm"])], find[(p["residual"], p["norm"])]
-        where = _title(p["norm"]).capitalize()
+        where = _title(p["norm"])
+        where = where[0].upper() + where[1:]
         ratio = p["first_layer_ratio_init"]
         if ratio is not None:
             out.append(f"{where}, at initialisation the first layer of {res['label']} gets a gradient of norm "
@@ -276,6 +277,10 @@ def conclusions(runs: list[dict[str, Any]], pairs: list[dict[str, Any]], steps: 
                 way = "shrinks" if shrink < 0.1 else "grows"
                 out.append(f"{where}, {r['label']}'s gradient {way} on its way down: the first layer's norm is "
                            f"{shrink:.3g} times the last convolution's.")
+        for r in (plain, res):
+            if r["diverged_at"] is None and r["init"][0] > 0 and r["after"][0] == 0:
+                out.append(f"{where}, {r['label']}'s first layer gets no gradient at all after {r['after_step']} "
+                           f"steps (loss {r['loss'][-1]:.3f}): its ReLUs have died and it has stopped learning.")
         if plain["diverged_at"] is None and res["diverged_at"] is None:
             ratio = p["first_layer_ratio_after"]
             out.append(f"{where}, after {plain['after_step']} steps the first layer's gradient norm is "

@@ -65,7 +65,8 @@ def landscape(
         raise ValueError(f"--span must be positive, not {span}.")
     runs = find_runs(from_run)
     ctx = make_context("landscape", out=out, data=None, width=None, seed=seed, quick=quick, device=device,
-                       precision=precision, options={"from": from_run, "grid": grid, "images": images})
+                       precision=precision, options={"from": from_run, "grid": grid, "images": images},
+                       trained_nets=True)
     count = images or scale["images"]
     bundle = next(iter(runs.values())).data()
     batches = fixed_batches(bundle.train, bundle, ctx, count=count, batch_size=256, shuffle=True)

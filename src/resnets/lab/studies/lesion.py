@@ -54,7 +54,7 @@ def lesion(
                          "drop --data and --width.")
     runs = find_runs(from_run)
     ctx = make_context("lesion", out=out, data=None, width=None, seed=seed, quick=quick, device=device,
-                       precision="fp32", options={"from": from_run, "images": images})
+                       precision="fp32", options={"from": from_run, "images": images}, trained_nets=True)
     count = images or (QUICK if quick else FULL)["images"]
     bundle = next(iter(runs.values())).data()
     test = fixed_batches(bundle.test or bundle.val, bundle, ctx, count=count, batch_size=256)
