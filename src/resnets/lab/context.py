@@ -18,6 +18,8 @@ import torch
 
 from resnets.data import Batches, DataBundle, ImageSet, load_data
 from resnets.errors import ResnetsError
+from resnets.lab.nets import study_spec
+from resnets.models import Network, build_model
 from resnets.training.runtime import Runtime, seed_everything, setup_runtime
 
 QUICK_WIDTH, FULL_WIDTH = 8, 16
@@ -62,6 +64,15 @@ class LabContext:
                        "images": {s: len(getattr(bundle, s)) for s in ("train", "val", "test")
                                   if getattr(bundle, s) is not None}}
         return record | extra
+
+    def build(self, name: str, bundle: DataBundle, **overrides: Any) -> Network:
+        """A study net (:func:`resnets.lab.nets.study_spec`) for ``bundle``'s classes and image size, at the
+        study's width, initialised from the study's seed (so plain and residual twins start alike), on its
+        device."""
+        torch.manual_seed(self.seed)
+        spec = study_spec(name, width=self.width or FULL_WIDTH, num_classes=bundle.num_classes,
+                          input_size=bundle.input_size, **overrides)
+        return build_model(spec).to(self.device)
 
     def command_line(self) -> str:
         return shlex.join(["resnets", "lab", self.study, *self.command])

@@ -17,6 +17,14 @@ def pyplot():
     return plt
 
 
+def save_figure(fig: Any, path: Path) -> Path:
+    """Lay out, write (PNG at 110 dpi) and close a figure; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path
+
+
 def plot_curves(history: Sequence[dict[str, Any]], out: Path, title: str = "") -> Path:
     """Loss and accuracy per epoch, training against validation (and test where measured)."""
     plt = pyplot()
@@ -37,9 +45,7 @@ def plot_curves(history: Sequence[dict[str, Any]], out: Path, title: str = "") -
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out)
     return out
 
 
@@ -62,7 +68,5 @@ def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], o
                 ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if matrix[i, j] > limit else "black")
     ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix")
-    fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out)
     return out

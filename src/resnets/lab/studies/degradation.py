@@ -20,7 +20,7 @@ from resnets.lab.nets import label, parse_depths, study_spec, twin_names
 from resnets.lab.results import Figure, StudyResult, Table
 from resnets.training import train
 from resnets.training.checkpoint import LAST
-from resnets.training.plots import pyplot
+from resnets.training.plots import pyplot, save_figure
 
 QUICK = {"budget": 5, "limit": 5000, "overrides": {"batch_size": 64, "lr": 0.1}}
 """The quick scale: 5,000 training images (and at most 5,000 per other split), five epochs of batches of 64
@@ -139,10 +139,7 @@ def plot_errors(nets: list[dict[str, Any]], path: Path) -> Path:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel("error (%)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _table(nets: list[dict[str, Any]]) -> Table:

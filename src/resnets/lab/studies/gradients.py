@@ -19,12 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnets.data import Augment, Batches
 from resnets.lab.context import LabContext, make_context
-from resnets.lab.nets import label, parse_names, study_spec
+from resnets.lab.fit import batch_stream
+from resnets.lab.nets import label, parse_names
 from resnets.lab.results import Figure, StudyResult, Table
-from resnets.models import build_model
-from resnets.training.plots import pyplot
+from resnets.training.plots import pyplot, save_figure
 
 QUICK = {"steps": 40, "limit": 4000}
 FULL = {"steps": 200, "limit": None}
@@ -122,26 +121,14 @@ def weight_layers(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
 
 def _measure(name: str, norm: str, ctx: LabContext, bundle: Any, *, init: str, steps: int, lr: float,
              batch_size: int) -> dict[str, Any]:
-    torch.manual_seed(ctx.seed)
-    spec = study_spec(name, width=ctx.width, norm=norm, num_classes=bundle.num_classes,
-                      input_size=bundle.input_size, init=init)
-    model = build_model(spec).to(ctx.device).train()
+    model = ctx.build(name, bundle, norm=norm, init=init).train()
+    spec = model.spec
     layers = weight_layers(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    batches = Batches(bundle.train, batch_size=batch_size, preprocessing=bundle.preprocessing, device=ctx.device,
-                      shuffle=True, augment=Augment(pad=4, flip=True), drop_last=True, seed=ctx.seed, workers=0)
-
-    def batch_stream():
-        epoch = 0
-        while True:
-            batches.set_epoch(epoch)
-            yield from batches
-            epoch += 1
-
     per_step: list[list[float]] = []
     losses: list[float] = []
     diverged_at = None
-    stream = batch_stream()
+    stream = batch_stream(bundle, ctx.device, batch_size=batch_size, seed=ctx.seed)
     for step in range(steps + 1):
         x, y = next(stream)
         loss = F.cross_entropy(model(x), y)
@@ -196,7 +183,7 @@ def _panels(runs: list[dict[str, Any]]):
     norms = list(dict.fromkeys(r["norm"] for r in runs))
     plt = pyplot()
     fig, axes = plt.subplots(1, len(norms), figsize=(6.2 * len(norms), 4.2), squeeze=False)
-    return plt, fig, dict(zip(norms, axes[0], strict=True))
+    return fig, dict(zip(norms, axes[0], strict=True))
 
 
 def _title(norm: str) -> str:
@@ -204,7 +191,7 @@ def _title(norm: str) -> str:
 
 
 def _plot_layers(runs: list[dict[str, Any]], moment: str, path: Path) -> Path:
-    plt, fig, axes = _panels(runs)
+    fig, axes = _panels(runs)
     for r in runs:
         values = [v if v and v > 0 else float("nan") for v in r[moment]]
         axes[r["norm"]].plot(range(1, len(values) + 1), values, marker=".", label=_tag(r),
@@ -217,14 +204,11 @@ def _plot_layers(runs: list[dict[str, Any]], moment: str, path: Path) -> Path:
         ax.set_title(f"{_title(norm)}: {'at initialisation' if moment == 'init' else f'after {step} steps'}")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _plot_early(runs: list[dict[str, Any]], path: Path) -> Path:
-    plt, fig, axes = _panels(runs)
+    fig, axes = _panels(runs)
     for r in runs:
         series = list(zip(*r["early"]["norms"], strict=True))
         for i, values in enumerate(series):
@@ -238,10 +222,7 @@ def _plot_early(runs: list[dict[str, Any]], path: Path) -> Path:
         ax.set_title(f"{_title(norm)}: the first layers over training")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _table(runs: list[dict[str, Any]]) -> Table:

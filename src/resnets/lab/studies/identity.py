@@ -30,7 +30,7 @@ from resnets.lab.nets import label, parse_depths, study_spec
 from resnets.lab.results import Figure, StudyResult, Table
 from resnets.lab.trained import find_runs
 from resnets.models import build_model
-from resnets.training.plots import pyplot
+from resnets.training.plots import pyplot, save_figure
 
 QUICK = {"images": 500, "steps": 150, "limit": 4000}
 FULL = {"images": 2000, "steps": 600, "limit": None}
@@ -118,9 +118,7 @@ DESCRIPTIONS = {
 
 
 def _trained_briefly(name: str, ctx: LabContext, bundle: Any, steps: int) -> nn.Module:
-    torch.manual_seed(ctx.seed)
-    spec = study_spec(name, width=ctx.width, num_classes=bundle.num_classes, input_size=bundle.input_size)
-    model = build_model(spec).to(ctx.device)
+    model = ctx.build(name, bundle)
     if steps:
         fit(model, batch_stream(bundle, ctx.device, batch_size=128, seed=ctx.seed), steps=steps)
     return model.eval()
@@ -212,10 +210,7 @@ def plot_identity(comparisons: list[dict[str, Any]], path: Path) -> Path:
     ax.set_ylabel("max |logits - shallow logits|")
     ax.set_title("Blue: residual, red: plain. Bars at the floor are exactly equal outputs.")
     ax.grid(True, axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _table(comparisons: list[dict[str, Any]]) -> Table:

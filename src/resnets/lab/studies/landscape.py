@@ -23,7 +23,7 @@ from resnets.lab.context import fixed_batches, make_context
 from resnets.lab.nets import label
 from resnets.lab.results import Figure, StudyResult, Table
 from resnets.lab.trained import find_runs
-from resnets.training.plots import pyplot
+from resnets.training.plots import pyplot, save_figure
 
 QUICK = {"grid": 11, "images": 256}
 FULL = {"grid": 21, "images": 512}
@@ -177,10 +177,7 @@ def plot_contours(surfaces: list[dict[str, Any]], coords: list[float], path: Pat
         ax.set_title(f"{s['label']}: {100 * s['convex_fraction']:.0f}% convex, {s['local_minima']} minima",
                      fontsize=9)
         ax.set_aspect("equal")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_surfaces(surfaces: list[dict[str, Any]], coords: list[float], path: Path) -> Path:
@@ -196,10 +193,7 @@ def plot_surfaces(surfaces: list[dict[str, Any]], coords: list[float], path: Pat
         ax.plot_surface(a.numpy(), b.numpy(), z.numpy(), cmap="viridis", linewidth=0, antialiased=True)
         ax.set_title(s["label"], fontsize=9)
         ax.set_zlabel("loss")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _table(surfaces: list[dict[str, Any]]) -> Table:

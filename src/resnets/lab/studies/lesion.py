@@ -24,7 +24,7 @@ from resnets.lab.context import fixed_batches, make_context
 from resnets.lab.nets import label
 from resnets.lab.results import Figure, StudyResult, Table
 from resnets.lab.trained import find_runs
-from resnets.training.plots import pyplot
+from resnets.training.plots import pyplot, save_figure
 
 QUICK = {"images": 1000}
 FULL = {"images": 10000}
@@ -140,10 +140,7 @@ def plot_lesions(nets: list[dict[str, Any]], chance: float, path: Path) -> Path:
     ax.set_ylim(0, 100)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _mean(values: list[float]) -> float:

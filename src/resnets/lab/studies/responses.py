@@ -19,12 +19,11 @@ import torch
 from torch import nn
 
 from resnets.lab.context import fixed_batches, make_context
-from resnets.lab.nets import label, parse_depths, study_spec, twin_names
+from resnets.lab.nets import label, parse_depths, twin_names
 from resnets.lab.results import Figure, StudyResult, Table
 from resnets.lab.trained import find_runs
-from resnets.models import build_model
 from resnets.training.loop import recalibrate_bn
-from resnets.training.plots import pyplot
+from resnets.training.plots import pyplot, save_figure
 
 QUICK = {"images": 500, "limit": 3000}
 FULL = {"images": 2000, "limit": None}
@@ -61,9 +60,7 @@ def responses(
         bundle = ctx.load(limit=scale["limit"])
         calib = fixed_batches(bundle.train, bundle, ctx, count=1024, shuffle=True)
         for name in twin_names(depth_list):
-            torch.manual_seed(ctx.seed)
-            spec = study_spec(name, width=ctx.width, num_classes=bundle.num_classes, input_size=bundle.input_size)
-            model = build_model(spec).to(ctx.device)
+            model = ctx.build(name, bundle)
             recalibrate_bn(model, calib, len(calib), ctx.runtime)
             nets.append((name, model.eval()))
     images = fixed_batches(bundle.test or bundle.val or bundle.train, bundle, ctx, count=scale["images"])
@@ -151,10 +148,7 @@ def plot_responses(measured: list[dict[str, Any]], path: Path) -> Path:
         ax.set_ylabel("std")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _table(measured: list[dict[str, Any]]) -> Table:
