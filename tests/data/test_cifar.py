@@ -230,8 +230,8 @@ def test_mistakes(tmp_path: Path) -> None:
         load_data(f"cifar10:{tmp_path}")
     with pytest.raises(ResnetsError, match="does not exist"):
         load_data(f"cifar10:{tmp_path / 'missing'}")
-    with pytest.raises(ResnetsError, match=r"does not take the option.*train_on"):
-        load_data(f"cifar10:{tmp_path}", train_on="train")
+    with pytest.raises(ResnetsError, match=r"does not take the option.*colour"):
+        load_data(f"cifar10:{tmp_path}", colour="grey")
     with pytest.raises(ResnetsError, match="download must be true or false"):
         load_data(f"cifar10:{tmp_path}", download="maybe")
     np.savez(tmp_path / "cifar10_train.npz", images=np.zeros((1, 32, 32, 3), np.uint8))

@@ -98,3 +98,11 @@ def test_empty_folders(tmp_path: Path) -> None:
         load_data(f"folder:{tmp_path}")
     with pytest.raises(ResnetsError, match="does not take the option"):
         load_data(f"folder:{tmp_path}", size=3)
+
+
+def test_train_on_train_plus_val_merges_file_splits(tmp_path: Path) -> None:
+    make_classes(tmp_path / "train", {"cat": 4, "dog": 6})
+    make_classes(tmp_path / "val", {"cat": 1, "dog": 2})
+    bundle = load_data(f"folder:{tmp_path}", train_on="train+val")
+    assert isinstance(bundle.train, FileImageSet) and bundle.val is None
+    assert bundle.train.labels.bincount().tolist() == [5, 8] and len(bundle.train.paths) == 13

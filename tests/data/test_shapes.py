@@ -93,3 +93,14 @@ def test_limit_and_val_fraction(small) -> None:
 def test_val_fraction_is_checked(bad) -> None:
     with pytest.raises(ResnetsError, match="val_fraction must be a number between 0 and 1"):
         load_data("shapes", n_train=12, n_val=0, n_test=0, val_fraction=bad)
+
+
+def test_train_on_train_plus_val_works_for_any_source_with_a_validation_split() -> None:
+    plain = load_data("shapes", n_train=60, n_val=12, n_test=6)
+    merged = load_data("shapes", n_train=60, n_val=12, n_test=6, train_on="train+val")
+    assert len(merged.train) == 72 and merged.val is None
+    assert torch.equal(merged.train.images[60:], plain.val.images)
+    no_val = load_data("shapes", n_train=60, n_val=0, n_test=6, train_on="train+val")
+    assert len(no_val.train) == 60 and no_val.val is None
+    with pytest.raises(ResnetsError, match="train_on must be train or train"):
+        load_data("shapes", n_train=6, n_val=0, n_test=0, train_on="all")

@@ -79,6 +79,17 @@ class FileImageSet(Dataset):
 Split = ImageSet | FileImageSet
 
 
+def merge_splits(first: Split, second: Split) -> Split:
+    """One split holding the images of both (of the same kind and image size), ``first``'s first."""
+    if first.image_size != second.image_size or type(first) is not type(second):
+        raise ValueError("only splits of the same kind and image size can be merged.")
+    if isinstance(first, ImageSet) and isinstance(second, ImageSet):
+        return ImageSet(torch.cat([first.images, second.images]), torch.cat([first.labels, second.labels]))
+    assert isinstance(first, FileImageSet) and isinstance(second, FileImageSet)
+    return FileImageSet([*first.paths, *second.paths], [*first.labels.tolist(), *second.labels.tolist()], first.size,
+                        channels=first.channels, resize=first.resize)
+
+
 @dataclass
 class DataBundle:
     """One data set, ready to train on.

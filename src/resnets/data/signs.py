@@ -6,9 +6,9 @@ renders the same photos as 64x64 JPEGs named ``{label}_IMG_{id}.jpg`` in ``train
 ``val_signs/`` (216) and ``test_signs/`` (120), found in ``DIR``, ``DIR/cs230_64x64`` or ``DIR/64x64_SIGNS``.
 
 Training photos come from ``train_signs.h5`` when it is there, else from the JPEGs (``train_signs`` is train
-and ``val_signs`` val; ``train_on="train+val"`` trains on both, all 1,080 photos). The test set comes from
-``test_signs.h5`` when it is there, else from the JPEGs' ``test_signs``. Everything is loaded into memory as
-uint8; preprocessing is the course's ``x / 255``.
+and ``val_signs`` val; ``load_data``'s ``train_on="train+val"`` trains on both, all 1,080 photos). The test
+set comes from ``test_signs.h5`` when it is there, else from the JPEGs' ``test_signs``. Everything is loaded
+into memory as uint8; preprocessing is the course's ``x / 255``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from resnets.errors import ResnetsError
 CLASSES = [str(i) for i in range(6)]
 SIZE = (64, 64)
 JPEG_FOLDERS = (".", "cs230_64x64", "64x64_SIGNS")
-_OPTIONS = {"train_on"}
+_OPTIONS: set[str] = set()
 _NAME = re.compile(r"^(\d+)_")
 
 
@@ -79,11 +79,8 @@ def _jpeg_root(root: Path) -> Path | None:
 
 def load_signs(arg: str, *, seed: int = 0, val_fraction: float | None = None, limit: int | None = None,
                **source_options: Any) -> DataBundle:
-    """SIGNS from ``DIR`` (module docstring). Option ``train_on``: ``train`` (default) or ``train+val``."""
+    """SIGNS from ``DIR`` (module docstring); ``load_data``'s ``train_on="train+val"`` trains on all 1,080."""
     check_options("signs", source_options, _OPTIONS)
-    train_on = str(source_options.get("train_on", "train"))
-    if train_on not in ("train", "train+val"):
-        raise ResnetsError(f"signs option train_on must be train or train+val, not {train_on!r}.")
     root = as_directory("signs", arg)
     jpegs = _jpeg_root(root)
     notes = []
@@ -95,10 +92,7 @@ def load_signs(arg: str, *, seed: int = 0, val_fraction: float | None = None, li
         train = read_jpegs(jpegs / "train_signs")
         if (jpegs / "val_signs").is_dir():
             val = read_jpegs(jpegs / "val_signs")
-            if train_on == "train+val":
-                train = ImageSet(torch.cat([train.images, val.images]), torch.cat([train.labels, val.labels]))
-                val = None
-        notes.append(f"train: JPEGs in {jpegs} ({train_on})")
+        notes.append(f"train: JPEGs in {jpegs}")
     else:
         raise ResnetsError(
             f"no SIGNS training data in {root}: expected train_signs.h5 or a cs230_64x64/train_signs/ folder of JPEGs."
