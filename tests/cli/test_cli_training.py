@@ -25,7 +25,9 @@ def test_train_then_evaluate_and_predict(run: Path, tmp_path: Path, capsys: pyte
     assert (run / "best.safetensors").exists()
     assert main(["evaluate", str(run), "--json", "--out", str(tmp_path)]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["count"] == 128 and result["top1"] >= 0.9
+    assert result["count"] == 128 and result["top1"] >= 0.9 and not result["recalibrated_bn"]
+    assert main(["evaluate", str(run), "--recalibrate-bn", "--out", str(tmp_path)]) == 0
+    assert "BatchNorm statistics recomputed" in capsys.readouterr().out
     from PIL import Image
 
     img = tiny_data.make_split(1, 5)

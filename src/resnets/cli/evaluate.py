@@ -19,19 +19,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, dest="batch_size")
     p.add_argument("--out", help="folder for eval-<split>.json and confusion-<split>.png (default: the run folder)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--recalibrate-bn", action="store_true", dest="recalibrate_bn",
+                   help="recompute BatchNorm statistics over training images first (the file is not changed)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     result = evaluate(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
-                      device=args.device)
+                      device=args.device, recalibrate=args.recalibrate_bn)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     m = result.metrics
     console = Console(highlight=False)
-    console.print(f"{result.checkpoint} on {result.data} ({result.split}, {m.count} images): "
+    recal = ", BatchNorm statistics recomputed" if result.recalibrated_bn else ""
+    console.print(f"{result.checkpoint} on {result.data} ({result.split}, {m.count} images{recal}): "
                   f"top-1 {m.top1:.4f}  top-5 {m.top5:.4f}  loss {m.loss:.4f}")
     table = Table("class", "accuracy", title="per class", title_justify="left")
     for name, acc in zip(result.classes, m.per_class, strict=True):

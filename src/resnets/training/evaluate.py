@@ -16,6 +16,7 @@ import torch
 from resnets.data import Batches, DataBundle, ImageSet, Preprocessing, Split, load_data
 from resnets.data.augment import resize
 from resnets.errors import ResnetsError
+from resnets.training.batchnorm import recalibrate_bn
 from resnets.training.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint
 from resnets.training.metrics import EvalMetrics, evaluate_batches
 from resnets.training.plots import plot_confusion
@@ -32,10 +33,12 @@ class EvalResult:
     classes: list[str]
     metrics: EvalMetrics
     files: list[Path]
+    recalibrated_bn: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"checkpoint": str(self.checkpoint), "data": self.data, "split": self.split,
-                "classes": self.classes, **self.metrics.to_dict(), "files": [str(f) for f in self.files]}
+                "classes": self.classes, **self.metrics.to_dict(), "recalibrated_bn": self.recalibrated_bn,
+                "files": [str(f) for f in self.files]}
 
 
 def run_data(config: dict[str, Any], data: str | None = None, *, image_size: tuple[int, int] | None = None
@@ -73,6 +76,8 @@ def evaluate(
     out: str | Path | None = None,
     device: str = "auto",
     precision: str = "fp32",
+    recalibrate: bool = False,
+    recalibrate_batches: int = 50,
 ) -> EvalResult:
     """Evaluate a checkpoint (or a run folder's best) on a split (``resnets evaluate``).
 
@@ -82,6 +87,9 @@ def evaluate(
         split: ``test``, ``val`` or ``train``.
         out: folder for ``eval-<split>.json`` and the confusion-matrix PNG (default: the checkpoint's folder).
         precision: ``fp32`` (default: exact) or ``bf16``/``auto`` for speed.
+        recalibrate: first recompute the BatchNorm statistics over up to ``recalibrate_batches`` batches of
+            the training images (unaugmented; the checkpoint file is not changed): shows what a model whose
+            statistics lag its weights (Keras's momentum 0.99 in a short run) has really learned.
     """
     path = resolve_checkpoint(checkpoint)
     ckpt: Checkpoint = load_checkpoint(path)
@@ -96,6 +104,11 @@ def evaluate(
     dev = pick_device(device)
     rt = Runtime(dev, pick_precision(precision, dev))
     model = ckpt.build(dev)
+    if recalibrate:
+        train_split = fit_size(bundle.train, pre.size)
+        recalibrate_bn(model, Batches(train_split, batch_size=min(batch_size, 64), preprocessing=pre, device=dev,
+                                      shuffle=True, seed=int(ckpt.config.get("seed", 0)) + 7919),
+                       recalibrate_batches, rt)
     batches = Batches(chosen, batch_size=batch_size, preprocessing=pre, device=dev)
     metrics = evaluate_batches(model, batches, bundle.num_classes, autocast=rt.autocast())
     folder = Path(out) if out else path.parent
@@ -103,6 +116,7 @@ def evaluate(
     classes = ckpt.classes or bundle.classes
     picture = plot_confusion(metrics.confusion, classes, folder / f"confusion-{split}.png",
                              title=f"{ckpt.spec.name} on {bundle.source} ({split}): top-1 {metrics.top1:.4f}")
-    result = EvalResult(path, bundle.source, split, classes, metrics, [picture, folder / f"eval-{split}.json"])
+    result = EvalResult(path, bundle.source, split, classes, metrics, [picture, folder / f"eval-{split}.json"],
+                        recalibrated_bn=recalibrate)
     (folder / f"eval-{split}.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result

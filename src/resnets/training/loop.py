@@ -32,6 +32,7 @@ from resnets.errors import ResnetsError
 from resnets.models import NetSpec, Network, create_model, get_spec, spec_from_dict, spec_to_dict
 from resnets.models.weights import load_weights
 from resnets.training import schedule as schedules
+from resnets.training.batchnorm import recalibrate_bn
 from resnets.training.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
 from resnets.training.config import TrainConfig, resolve_config
 from resnets.training.metrics import evaluate_batches, logits_of
@@ -517,29 +518,3 @@ def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
             for key, value in optimizer.state.get(p, {}).items():
                 if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
                     optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
-
-
-@torch.no_grad()
-def recalibrate_bn(model: nn.Module, batches: Batches, max_batches: int, rt: Runtime) -> None:
-    """Recompute every BatchNorm's running statistics as a plain average over training batches
-    ("precise BN"), for layouts whose slow momentum (Keras's 0.99) leaves them behind the weights."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    if not norms:
-        return
-    saved = [(m.momentum, m.training) for m in norms]
-    training = model.training
-    model.train()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-    try:
-        for i, (x, _) in enumerate(batches):
-            if i >= max_batches:
-                break
-            with rt.autocast():
-                model(x)
-    finally:
-        for m, (momentum, was_training) in zip(norms, saved, strict=True):
-            m.momentum = momentum
-            m.train(was_training)
-        model.train(training)

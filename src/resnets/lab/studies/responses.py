@@ -22,7 +22,7 @@ from resnets.lab.context import fixed_batches, make_context
 from resnets.lab.nets import label, parse_depths, twin_names
 from resnets.lab.results import Figure, StudyResult, Table
 from resnets.lab.trained import find_runs
-from resnets.training.loop import recalibrate_bn
+from resnets.training.batchnorm import recalibrate_bn
 from resnets.training.plots import pyplot, save_figure
 
 QUICK = {"images": 500, "limit": 3000}
