@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 import resnets
 from _workers import serve, timer
+from resnets.training.runtime import cpu_has_bf16
 from resnets.training.steps import EagerStep
 
 STEPS: dict[str, Any] = {}
@@ -104,7 +105,7 @@ def setup(key: str, library: str, model: str, batch: int, size: int, classes: in
 
 
 def versions() -> dict[str, Any]:
-    out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu_bf16": cpu_has_bf16()}
     for name in ("torchvision", "timm"):
         try:
             out[name] = __import__(name).__version__

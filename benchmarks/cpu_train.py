@@ -2,6 +2,7 @@
 
     python benchmarks/cpu_train.py --suite course --keras-python /work/peers/tf-venv/bin/python
     /work/peers/tv-venv/bin/python benchmarks/cpu_train.py --suite imagenet
+    python benchmarks/cpu_train.py --suite cifar
 
 Each contender lives in its own worker process (built once); the contenders alternate window by window,
 ``--repeats`` times (at least 5), and the median seconds per step is reported with ratios against a
@@ -11,6 +12,8 @@ baseline from the same run. Suites:
   own Keras model on TensorFlow (fp32 as the course runs it, and mixed bf16), a plain PyTorch loop over
   our ``resnet50_course`` (fp32 NCHW; bf16 autocast + channels_last), and ours: the step ``resnets train``
   runs (fused optimizer; fp32, bf16 + channels_last, and compiled), at batch 32 and 128.
+- ``cifar``: CIFAR ResNet-20, batch 128, Nesterov SGD (the ``fast`` recipe's step): ours against the plain
+  PyTorch loop of ``../shared/notes/reference-runs.md``, in each precision the CPU runs natively.
 - ``imagenet``: ResNet-18 and ResNet-50 at 224x224, batch 16, SGD: ours, torchvision, timm (which need the
   peers' venv: run this script with its python), fp32 NCHW and bf16 + channels_last.
 
@@ -28,23 +31,34 @@ from pathlib import Path
 from _workers import HERE, Worker, machine, median
 
 
-def course_contenders(batch: int, with_keras: bool, compiled: bool) -> list[dict]:
+def course_contenders(batch: int, with_keras: bool, compiled: bool, bf16: bool) -> list[dict]:
+    """bf16 rows only where the CPU runs bf16 natively (elsewhere it is emulated, 10x slower or worse)."""
     common = dict(model="resnet50_course", batch=batch, size=64, classes=6, optimizer="adamw")
+    precisions = ("fp32", "bf16") if bf16 else ("fp32",)
     rows = []
     if with_keras:
-        rows += [dict(worker="keras", label=f"Keras/TF fp32 b{batch}", batch=batch, precision="fp32"),
-                 dict(worker="keras", label=f"Keras/TF mixed-bf16 b{batch}", batch=batch, precision="bf16")]
-    rows += [
-        dict(worker="torch", library="plain", label=f"plain PyTorch fp32 b{batch}", **common),
-        dict(worker="torch", library="plain", label=f"plain PyTorch bf16+CL b{batch}", precision="bf16",
-             channels_last=True, **common),
-        dict(worker="torch", library="ours", label=f"ours fp32 b{batch}", **common),
-        dict(worker="torch", library="ours", label=f"ours bf16+CL b{batch}", precision="bf16", channels_last=True,
-             **common),
-    ]
+        rows += [dict(worker="keras", label=f"Keras/TF {p} b{batch}", batch=batch, precision=p) for p in precisions]
+    rows.append(dict(worker="torch", library="plain", label=f"plain PyTorch fp32 b{batch}", **common))
+    for p in precisions:
+        rows.append(dict(worker="torch", library="plain", label=f"plain PyTorch {p}+CL b{batch}", precision=p,
+                         channels_last=True, **common))
+    for p in precisions:
+        rows.append(dict(worker="torch", library="ours", label=f"ours {p}+CL b{batch}", precision=p,
+                         channels_last=True, **common))
     if compiled:
-        rows.append(dict(worker="torch", library="ours", label=f"ours bf16+CL compiled b{batch}", precision="bf16",
+        best = precisions[-1]
+        rows.append(dict(worker="torch", library="ours", label=f"ours {best}+CL compiled b{batch}", precision=best,
                          channels_last=True, compile=True, **common))
+    return rows
+
+
+def cifar_contenders(bf16: bool) -> list[dict]:
+    common = dict(model="resnet20", batch=128, size=32, classes=10, optimizer="sgd", channels_last=True)
+    rows = []
+    for p in ("fp32", "bf16") if bf16 else ("fp32",):
+        rows += [dict(worker="torch", library="plain", label=f"plain PyTorch resnet20 {p}+CL b128", precision=p,
+                      **common),
+                 dict(worker="torch", library="ours", label=f"ours resnet20 {p}+CL b128", precision=p, **common)]
     return rows
 
 
@@ -77,6 +91,11 @@ def run(contenders: list[dict], workers: dict[str, Worker], repeats: int, steps:
     return contenders
 
 
+def best_of(rows: list[dict], prefix: str) -> str:
+    """The label of the fastest contender whose label starts with ``prefix``."""
+    return min((r for r in rows if r["label"].startswith(prefix)), key=lambda r: r["median_s"])["label"]
+
+
 def table(rows: list[dict], baseline: str) -> None:
     base = next((r["median_s"] for r in rows if r["label"] == baseline), None)
     print(f"\n{'contender':44s} {'s/step':>8s} {'img/s':>8s} {'vs ' + baseline[:24]:>30s}")
@@ -87,7 +106,7 @@ def table(rows: list[dict], baseline: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=("course", "imagenet"), default="course")
+    parser.add_argument("--suite", choices=("course", "cifar", "imagenet"), default="course")
     parser.add_argument("--keras-python", default="/work/peers/tf-venv/bin/python")
     parser.add_argument("--batches", default="32,128")
     parser.add_argument("--models", default="resnet18,resnet50")
@@ -108,11 +127,16 @@ def main() -> None:
                                           env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"})
                 report["keras_worker"] = workers["keras"].ask(cmd="versions")
             for batch in map(int, args.batches.split(",")):
-                rows = run(course_contenders(batch, keras_ok, not args.no_compile), workers, args.repeats,
-                           args.steps)
-                table(rows, f"Keras/TF fp32 b{batch}" if keras_ok else f"plain PyTorch bf16+CL b{batch}")
-                table(rows, f"plain PyTorch bf16+CL b{batch}")
+                rows = run(course_contenders(batch, keras_ok, not args.no_compile,
+                                             report["torch_worker"]["cpu_bf16"]), workers,
+                           args.repeats, args.steps)
+                if keras_ok:
+                    table(rows, best_of(rows, "Keras/TF"))
+                table(rows, best_of(rows, "plain PyTorch"))
                 results += rows
+        elif args.suite == "cifar":
+            results = run(cifar_contenders(report["torch_worker"]["cpu_bf16"]), workers, args.repeats, args.steps)
+            table(results, best_of(results, "plain PyTorch"))
         else:
             for model in args.models.split(","):
                 rows = run(imagenet_contenders(model, 16), workers, args.repeats, args.steps)

@@ -4,8 +4,8 @@
 
 For each source (the embedded shapes, SIGNS, CIFAR-10 npz, an image folder decoded by 0 and 2 workers)
 it times one training epoch of batches (augmentation and normalisation included, no model) and one
-training step of the model a recipe pairs with it, and prints loader img/s, model img/s and their
-ratio (above 1: the loader keeps up).
+training step of the model a recipe pairs with it (in the precision ``resnets train`` picks here), and
+prints loader img/s, model img/s and their ratio (above 1: the loader keeps up).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 import resnets
 from _workers import HERE, machine
 from resnets.data import Augment, Batches, load_data
+from resnets.training.runtime import Runtime, pick_precision
 from resnets.training.steps import EagerStep
 
 
@@ -39,8 +40,9 @@ def loader_rate(split, pre, batch: int, workers: int, max_batches: int = 60) -> 
 def model_rate(name: str, size: tuple[int, int, int], classes: int, batch: int, steps: int = 4) -> float:
     model = resnets.create_model(name, num_classes=classes, input_size=size).to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, fused=True)
-    step = EagerStep(model, opt, F.cross_entropy, base_lr=0.01,
-                     autocast=lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    cpu = torch.device("cpu")
+    runtime = Runtime(cpu, pick_precision("auto", cpu))
+    step = EagerStep(model, opt, F.cross_entropy, base_lr=0.01, autocast=runtime.autocast)
     x = torch.randn(batch, *size).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, classes, (batch,))
     step(x, y, 1.0)
