@@ -200,3 +200,17 @@ def test_stratified_holdout_is_exact_and_disjoint() -> None:
     assert len(held) == round(67 * 0.25) and len(kept) + len(held) == 67
     assert not set(kept.tolist()) & set(held.tolist())
     assert labels[held].bincount().tolist() == [9, 6, 2]
+
+
+def test_crop_takes_smaller_windows_of_the_padded_images() -> None:
+    x = torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    for per_sample in (True, False):
+        out = Augment(crop=5, per_sample_crop=per_sample)(x, g)
+        assert out.shape == (2, 1, 5, 5)
+        for image, source in zip(out, x, strict=True):
+            windows = [source[0, i:i + 5, j:j + 5] for i in range(4) for j in range(4)]
+            assert any(torch.equal(image[0], w) for w in windows)
+    assert Augment(pad=2, crop=12)(x, g).shape == (2, 1, 12, 12)
+    with pytest.raises(ValueError, match="cannot crop 13x13 from 8x8 images padded by 2"):
+        Augment(pad=2, crop=13)(x, g)

@@ -141,6 +141,8 @@ def test_recipe_file_and_flags_resolve_in_order(tmp_path: Path) -> None:
         (dict(epochs=0), "epochs must be at least 1"),
         (dict(sync_bn=True), "SyncBatchNorm works only on GPUs"),
         (dict(model="resnet50_course"), "resnet50_course cannot take the 3x16x16 images of tiny"),
+        (dict(crop=40), "crop 40 is larger than the 16x16 images of tiny padded by 4"),
+        (dict(crop=-1), "pad and crop are pixel counts"),
     ],
 )
 def test_bad_training_input_raises_one_sentence(kwargs: dict, message: str, tmp_path: Path) -> None:
@@ -201,3 +203,8 @@ def test_fine_tuning_starts_from_a_foreign_state_dict(trained_run: Path, tmp_pat
     assert any("new 3-class head" in note for note in result.notes)
     tuned = load_checkpoint(tmp_path / "ft" / LAST).weights
     assert tuned["fc.weight"].shape == (3, 64)
+
+
+def test_training_on_smaller_crops_evaluates_on_whole_images(tmp_path: Path) -> None:
+    result = train("resnet20", "tiny", out=tmp_path / "crops", crop=12, pad=0, **FAST)
+    assert result.test["top1"] >= 0.9 and result.config.crop == 12

@@ -20,6 +20,8 @@ class Augment:
 
     Attributes:
         pad: pad by this many pixels (reflect), then crop back to the original size at a random offset.
+        crop: crop to this square size instead (0: the original size). Training on smaller crops than the
+            evaluation's whole images is cheaper per step; a fully convolutional net takes both sizes.
         per_sample_crop: a crop offset per image (``True``) or one per batch (``False``: cheaper).
         flip: random horizontal flips, per image.
         brightness: multiply each image by ``U(1 - b, 1 + b)`` (0: off).
@@ -29,18 +31,19 @@ class Augment:
     per_sample_crop: bool = True
     flip: bool = False
     brightness: float = 0.0
+    crop: int = 0
 
     @property
     def active(self) -> bool:
-        return bool(self.pad or self.flip or self.brightness)
+        return bool(self.pad or self.crop or self.flip or self.brightness)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augment a float NCHW batch (values on any scale)."""
-        if self.pad:
-            x = random_crop(x, self.pad, generator, per_sample=self.per_sample_crop)
+        if self.pad or self.crop:
+            x = random_crop(x, self.pad, generator, per_sample=self.per_sample_crop, size=self.crop or None)
         if self.flip:
             x = random_flip(x, generator)
         if self.brightness:
@@ -54,12 +57,15 @@ def _rand(shape: tuple[int, ...], generator: torch.Generator | None, device: tor
 
 
 def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator | None = None, *,
-                per_sample: bool = True) -> torch.Tensor:
-    """Reflect-pad by ``pad`` and crop back to the input size at random offsets."""
-    n, _, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    span = 2 * pad + 1
-    offsets = (_rand((n if per_sample else 1, 2), generator, x.device) * span).long().clamp_(max=span - 1)
+                per_sample: bool = True, size: int | None = None) -> torch.Tensor:
+    """Reflect-pad by ``pad`` and crop to ``size`` x ``size`` (default: the input size) at random offsets."""
+    n, _, height, width = x.shape
+    h, w = (size, size) if size else (height, width)
+    if h > height + 2 * pad or w > width + 2 * pad:
+        raise ValueError(f"cannot crop {h}x{w} from {height}x{width} images padded by {pad}.")
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad else x
+    span = torch.tensor([height + 2 * pad - h + 1, width + 2 * pad - w + 1], device=x.device)
+    offsets = torch.minimum((_rand((n if per_sample else 1, 2), generator, x.device) * span).long(), span - 1)
     if not per_sample:
         i, j = offsets[0].tolist()
         return padded[:, :, i:i + h, j:j + w]

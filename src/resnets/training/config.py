@@ -60,6 +60,7 @@ class TrainConfig:
     limit: int | None = None
     normalize: Literal["data", "x/255"] = "data"
     pad: int = 4
+    crop: int = 0
     per_sample_crop: bool = True
     flip: bool = True
     brightness: float = 0.0
@@ -169,6 +170,7 @@ def validate(c: TrainConfig) -> None:
     need(c.normalize in ("data", "x/255"), "normalize must be 'data' or 'x/255'.")
     need(c.val_fraction is None or 0 < c.val_fraction < 1, "val_fraction must be in (0, 1).")
     need(c.freeze >= 0, "freeze counts stages to freeze (0: none).")
+    need(c.pad >= 0 and c.crop >= 0, "pad and crop are pixel counts (crop 0: the images' own size).")
     need(c.threads >= 0, "threads must be 0 (torch's default) or a positive count.")
     need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
     need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")

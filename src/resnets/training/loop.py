@@ -273,9 +273,13 @@ class Trainer:
         optimizer = self._optimizer(model, graphs=use_graphs)
 
         on_device = c.data_on_device
+        if c.crop > min(data.input_size[1:]) + 2 * c.pad:
+            size = "x".join(map(str, data.input_size[1:]))
+            raise ResnetsError(f"crop {c.crop} is larger than the {size} images of {data.source} padded by {c.pad}; "
+                               "lower --set crop (0: the images' own size).")
         train_batches = Batches(
             data.train, batch_size=c.batch_size, preprocessing=pre, device=rt.device if on_device else "cpu",
-            shuffle=True, augment=Augment(c.pad, c.per_sample_crop, c.flip, c.brightness), drop_last=True,
+            shuffle=True, augment=Augment(c.pad, c.per_sample_crop, c.flip, c.brightness, c.crop), drop_last=True,
             seed=c.seed, rank=rt.rank, world_size=rt.world_size, workers=c.workers, channels_last=c.channels_last,
         )
         if len(train_batches) == 0:
