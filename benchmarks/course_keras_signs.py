@@ -1,6 +1,6 @@
 """The course's own Keras ResNet50 trained the course's way on SIGNS, to set beside ``--recipe course``.
 
-Run with the TensorFlow venv's python (``benchmarks/setup_peers.sh``, plus ``pip install pillow``):
+Run with the TensorFlow venv's python (``benchmarks/setup_peers.sh``):
 
     ../peers/tf-venv/bin/python benchmarks/course_keras_signs.py --data ../shared/data/signs --seeds 0,1,2
 

@@ -18,5 +18,5 @@ python3 -m venv "$PEERS/tv-venv"
 "$PEERS/tv-venv/bin/python" -c "import torch, torchvision, timm; torchvision.models.resnet18()(torch.zeros(1, 3, 64, 64)); print('tv-venv:', torch.__version__, torchvision.__version__, timm.__version__)"
 
 python3 -m venv "$PEERS/tf-venv"
-"$PEERS/tf-venv/bin/pip" install -q tensorflow-cpu==2.21.0 h5py numpy
+"$PEERS/tf-venv/bin/pip" install -q tensorflow-cpu==2.21.0 h5py numpy pillow
 "$PEERS/tf-venv/bin/python" -c "import keras, tensorflow as tf; print('tf-venv:', tf.__version__, keras.__version__)"
