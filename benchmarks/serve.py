@@ -38,8 +38,8 @@ from PIL import Image
 
 from resnets.data import Preprocessing
 from resnets.models import create_model
+from resnets.serving.backends import probabilities
 from resnets.training import load_checkpoint, save_checkpoint
-from resnets.training.predict import probabilities
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNS_TEST = Path("signs/cs230_64x64/test_signs")

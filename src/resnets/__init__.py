@@ -9,8 +9,8 @@ from resnets.errors import ResnetsError
 from resnets.inspect import diagram, summary, zoo_table
 from resnets.interop import convert, create_model, export, load_weights_file
 from resnets.models import build_model, get_spec, list_models, model_info
-from resnets.serving import serve
-from resnets.training import evaluate, predict, train
+from resnets.serving import predict, serve
+from resnets.training import evaluate, train
 
 __all__ = [
     "ResnetsError",

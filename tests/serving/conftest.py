@@ -1,4 +1,5 @@
-"""Shared by the serving tests: one checkpoint trained for real on the tiny data, and SIGNS test photos."""
+"""Shared by the serving tests: one checkpoint trained for real on the tiny data, its ONNX export, and SIGNS
+test photos."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                                    "plots": False})
     assert result.test is not None and result.test["top1"] > 0.95
     return result.best_checkpoint or result.checkpoint
+
+
+@pytest.fixture(scope="session")
+def onnx_file(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint exported to ONNX once for the session (the dynamo exporter takes seconds)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from resnets.serving.backends import export_onnx
+    from resnets.training import load_checkpoint
+
+    return export_onnx(load_checkpoint(checkpoint), tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 
 @pytest.fixture(scope="session")

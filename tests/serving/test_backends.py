@@ -1,4 +1,4 @@
-"""The torch and ONNX Runtime backends agree, on the fly or from a given file (one export per module)."""
+"""The torch and ONNX Runtime backends agree, on the fly or from a given file (one export per session)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,11 @@ from serve_helpers import TestClient, image_bytes
 from resnets import ResnetsError
 from resnets.serving import backends
 from resnets.serving.app import create_app
-from resnets.serving.backends import OnnxBackend, TorchBackend, export_onnx, make_backend
+from resnets.serving.backends import OnnxBackend, TorchBackend, make_backend
 from resnets.training import load_checkpoint
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
-
-
-@pytest.fixture(scope="module")
-def onnx_file(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_onnx(load_checkpoint(checkpoint), tmp_path_factory.mktemp("onnx") / "model.onnx")
 
 
 @pytest.mark.parametrize("batch", [1, 7])

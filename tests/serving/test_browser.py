@@ -62,7 +62,7 @@ def test_the_page_classifies_an_uploaded_signs_photo(
     browser: webdriver.Chrome, checkpoint: Path, signs_images: list[Path], tmp_path: Path
 ) -> None:
     photo = signs_images[2]
-    expected_label, expected_p = predict(checkpoint, [photo], top_k=4)[0].top[0]
+    expected_label, expected_p = predict(checkpoint, [photo], top_k=4, backend="torch")[0].top[0]
     blue = tmp_path / "blue.png"
     blue.write_bytes(image_bytes((30, 30, 220), size=(40, 40)))
     ARTIFACTS.mkdir(exist_ok=True)

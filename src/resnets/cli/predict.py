@@ -1,11 +1,11 @@
-"""``resnets predict CKPT PATH... [--top K] [--json]``."""
+"""``resnets predict CKPT PATH... [--top K] [--backend auto|torch|onnx] [--onnx FILE] [--batch-size N] [--json]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from resnets.training import predict
+from resnets.serving import predict
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -13,13 +13,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="a .safetensors checkpoint or a run folder")
     p.add_argument("inputs", nargs="+", metavar="PATH", help="image files or folders of images")
     p.add_argument("--top", type=int, default=5, help="how many labels per image (default 5)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=32, help="images per model call (default 32)")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                   help="inference backend (default auto: ONNX Runtime on the CPU for jobs big enough to "
+                        "repay its export, when it is installed)")
+    p.add_argument("--onnx", dest="onnx_path", help="an .onnx file of this checkpoint (skips the export)")
+    p.add_argument("--device", default="auto", help="the torch backend's device (auto, cpu, cuda ...)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    results = predict(args.checkpoint, args.inputs, top_k=args.top, device=args.device)
+    results = predict(args.checkpoint, args.inputs, top_k=args.top, batch_size=args.batch_size,
+                      device=args.device, backend=args.backend, onnx_path=args.onnx_path)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0

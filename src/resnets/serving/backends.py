@@ -1,15 +1,17 @@
 """Inference backends: normalized NCHW float32 inputs in, class probabilities out.
 
-- ``torch``: the checkpoint's model in eager mode under ``torch.inference_mode``
-  (:func:`resnets.training.predict.probabilities`).
+- ``torch``: the checkpoint's model in eager mode under ``torch.inference_mode`` (:func:`probabilities`).
 - ``onnx``: ONNX Runtime, with as many threads as torch is set to use, on an ``.onnx`` file that is given
   (``resnets export CKPT --format onnx --dynamic-batch`` writes one), or else exported from the checkpoint
   at start the same way, into a temporary file. Its output is treated like the model's: a softmax is
   applied unless the spec's head already ends in one.
+- ``auto`` (:func:`choose_backend`): ONNX Runtime on the CPU when it is installed and the job is big enough
+  to repay the export at start (or an ``.onnx`` file is given); torch otherwise.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -18,12 +20,26 @@ import numpy as np
 import torch
 
 from resnets.errors import ResnetsError
-from resnets.models import Network
+from resnets.inspect import summary
+from resnets.models import Network, build_model
 from resnets.training.checkpoint import Checkpoint
-from resnets.training.predict import probabilities
 from resnets.training.runtime import pick_device
 
 BACKENDS = ("torch", "onnx")
+
+AUTO_ONNX_MIN_GMACS = 1.0e9
+"""The least work (images x GMACs per image) for which ``auto`` exports to ONNX: below it the export at
+start (about AUTO_EXPORT_S) costs more than ONNX Runtime saves (docs/benchmarks.md, "predict")."""
+
+
+def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities: the model's own softmax head, or a softmax over its logits."""
+    with torch.inference_mode():
+        out = model(x)
+    activation = getattr(getattr(model, "spec", None), "head", None)
+    if activation is not None and activation.activation == "softmax":
+        return out.float()
+    return out.float().softmax(1)
 
 
 class Backend(Protocol):
@@ -86,9 +102,50 @@ def export_onnx(ckpt: Checkpoint, out: Path) -> Path:
                   dynamic_batch=True).path
 
 
+def onnx_available(export: bool = True) -> bool:
+    """Whether ONNX Runtime (and, to export at start, onnxscript) can be imported."""
+    needed = ("onnxruntime", "onnxscript") if export else ("onnxruntime",)
+    return all(importlib.util.find_spec(name) is not None for name in needed)
+
+
+def gmacs_per_image(ckpt: Checkpoint) -> float | None:
+    """The model's multiply-accumulates for one image at its preprocessing's size, in billions (counted on
+    the ``meta`` device: no arithmetic); None when they cannot be counted."""
+    size = ckpt.preprocessing.size if ckpt.preprocessing else ckpt.spec.input_size[1:]
+    try:
+        with torch.device("meta"):
+            net = build_model(ckpt.spec)
+        return summary(net, (ckpt.spec.in_chans, *size)).macs / 1e9
+    except (RuntimeError, ValueError, ResnetsError):
+        return None
+
+
+def choose_backend(ckpt: Checkpoint, name: str = "auto", *, images: int, device: str = "auto",
+                   onnx_path: str | Path | None = None) -> str:
+    """Resolve ``auto`` for a job of ``images`` images: ``onnx`` on the CPU when ONNX Runtime is installed
+    and either ``onnx_path`` is given or the work (images x GMACs) reaches :data:`AUTO_ONNX_MIN_GMACS`;
+    ``torch`` otherwise. Refuses, in one sentence, what cannot run: ONNX on an explicit non-CPU device,
+    or an ONNX file that ONNX Runtime cannot take here."""
+    on_cpu = pick_device(device).type == "cpu"
+    if name == "onnx" and not on_cpu and device != "auto":
+        raise ResnetsError(f"the onnx backend runs on the CPU, not {device}; use --backend torch for {device}.")
+    if name != "auto":
+        return name
+    if onnx_path is not None:
+        if not on_cpu:
+            raise ResnetsError(f"an ONNX file runs on the CPU, not {device}; drop --onnx or use --device cpu.")
+        if not onnx_available(export=False):
+            raise ResnetsError("an ONNX file was given but onnxruntime is not installed: pip install resnets[onnx]")
+        return "onnx"
+    if not on_cpu or not onnx_available():
+        return "torch"
+    gmacs = gmacs_per_image(ckpt)
+    return "onnx" if gmacs is not None and images * gmacs >= AUTO_ONNX_MIN_GMACS else "torch"
+
+
 def make_backend(ckpt: Checkpoint, name: str = "torch", *, onnx_path: str | Path | None = None,
                  device: str = "auto") -> Backend:
-    """The backend called ``name`` for a checkpoint."""
+    """The backend called ``name`` (``torch`` or ``onnx``) for a checkpoint."""
     if name == "torch":
         if onnx_path is not None:
             raise ResnetsError("an ONNX file was given with the torch backend; add --backend onnx.")

@@ -1,4 +1,4 @@
-"""Training, evaluation, prediction and checkpoints."""
+"""Training, evaluation and checkpoints."""
 
 from resnets.training.checkpoint import (
     FOREIGN_READERS,
@@ -12,7 +12,6 @@ from resnets.training.config import RECIPES, TrainConfig, load_recipe, resolve_c
 from resnets.training.evaluate import EvalResult, evaluate
 from resnets.training.loop import TrainResult, train
 from resnets.training.metrics import EvalMetrics, evaluate_batches
-from resnets.training.predict import Prediction, predict
 
 __all__ = [
     "FOREIGN_READERS",
@@ -20,14 +19,12 @@ __all__ = [
     "Checkpoint",
     "EvalMetrics",
     "EvalResult",
-    "Prediction",
     "TrainConfig",
     "TrainResult",
     "evaluate",
     "evaluate_batches",
     "load_checkpoint",
     "load_recipe",
-    "predict",
     "read_weights",
     "resolve_checkpoint",
     "resolve_config",

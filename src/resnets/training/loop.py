@@ -38,7 +38,14 @@ from resnets.training.config import TrainConfig, resolve_config
 from resnets.training.metrics import evaluate_batches, logits_of
 from resnets.training.plots import plot_curves
 from resnets.training.progress import Reporter
-from resnets.training.runtime import Runtime, rng_state, seed_everything, set_rng_state, setup_runtime
+from resnets.training.runtime import (
+    Runtime,
+    channels_last_hazard,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    setup_runtime,
+)
 from resnets.training.steps import EagerStep, GraphedStep
 
 
@@ -105,6 +112,7 @@ class Trainer:
         self.report = Reporter(enabled=cfg.progress, active=self.rt.is_main)
         self.history: list[dict[str, Any]] = []
         self.notes: list[str] = []
+        self.channels_last = cfg.channels_last
 
     # -- setup ---------------------------------------------------------------------------------------
 
@@ -267,7 +275,11 @@ class Trainer:
         self._freeze(model)
         if c.sync_bn and rt.distributed:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # type: ignore[assignment]
-        memory = torch.channels_last if c.channels_last else torch.contiguous_format
+        hazard = channels_last_hazard(model, rt.device) if c.channels_last else None
+        if hazard:
+            self.notes.append(hazard)
+        self.channels_last = c.channels_last and hazard is None
+        memory = torch.channels_last if self.channels_last else torch.contiguous_format
         model = model.to(rt.device, memory_format=memory)
         use_graphs = self._graphs()
         optimizer = self._optimizer(model, graphs=use_graphs)
@@ -280,7 +292,7 @@ class Trainer:
         train_batches = Batches(
             data.train, batch_size=c.batch_size, preprocessing=pre, device=rt.device if on_device else "cpu",
             shuffle=True, augment=Augment(c.pad, c.per_sample_crop, c.flip, c.brightness, c.crop), drop_last=True,
-            seed=c.seed, rank=rt.rank, world_size=rt.world_size, workers=c.workers, channels_last=c.channels_last,
+            seed=c.seed, rank=rt.rank, world_size=rt.world_size, workers=c.workers, channels_last=self.channels_last,
         )
         if len(train_batches) == 0:
             raise ResnetsError(f"the training split has {len(data.train)} images, fewer than one batch of "
@@ -288,12 +300,12 @@ class Trainer:
 
         def eval_batches(split: Any) -> Batches:
             return Batches(split, batch_size=c.eval_batch_size, preprocessing=pre, device=rt.device,
-                           workers=c.workers, channels_last=c.channels_last)
+                           workers=c.workers, channels_last=self.channels_last)
 
         val_batches = eval_batches(data.val) if data.val is not None else None
         test_batches = eval_batches(data.test) if data.test is not None else None
         recal_batches = Batches(data.train, batch_size=c.batch_size, preprocessing=pre, device=rt.device,
-                                shuffle=True, seed=c.seed + 7919, workers=c.workers, channels_last=c.channels_last)
+                                shuffle=True, seed=c.seed + 7919, workers=c.workers, channels_last=self.channels_last)
 
         steps_per_epoch = len(train_batches)
         total = c.iterations or c.epochs * steps_per_epoch
@@ -460,7 +472,8 @@ class Trainer:
 
     def _config_record(self, data: DataBundle, rt: Runtime) -> dict[str, Any]:
         return {**self.cfg.to_dict(), "data_source": data.source, "resolved_device": str(rt.device),
-                "resolved_precision": rt.precision, "world_size": rt.world_size}
+                "resolved_precision": rt.precision, "resolved_channels_last": self.channels_last,
+                "world_size": rt.world_size}
 
     def _announce(self, data: DataBundle, model: Network, out: Path, epochs: int, steps: int, total: int,
                   start_epoch: int) -> None:
@@ -472,7 +485,7 @@ class Trainer:
                          f"({sizes}; {data.num_classes} classes)")
         self.report.line(f"recipe {c.recipe}: {epochs} epochs x {steps} steps ({total} steps), batch {c.batch_size}"
                          f"{f' x {rt.world_size} processes' if rt.distributed else ''}, {c.optimizer} lr {c.lr}, "
-                         f"{rt.precision} on {rt.device}{', channels_last' if c.channels_last else ''} -> {out}")
+                         f"{rt.precision} on {rt.device}{', channels_last' if self.channels_last else ''} -> {out}")
         for note in self.notes:
             self.report.line(note)
 

@@ -52,6 +52,28 @@ class Runtime:
         return torch.autocast(self.device.type, dtype=dtype)
 
 
+def channels_last_hazard(model: torch.nn.Module, device: torch.device) -> str | None:
+    """Why channels_last must stay off for ``model`` on ``device``, or None when it is safe.
+
+    oneDNN's CPU 1x1-convolution backward for weights writes past its workspace when a strided 1x1
+    convolution reads channels-last input with fewer channels than its register block (8 with AVX2, 16
+    with AVX-512): wrong weight gradients, a hang, or a crashed process (oneDNN issue 6035, still open;
+    seen here with torch 2.13 on an AVX2 CPU for ``Conv2d(4, 8, 1, stride=2)``). oneDNN picks its
+    instruction set itself, so any channel count that is not a multiple of 16 counts as a hazard. Narrow
+    custom stacks with projection shortcuts meet it; the zoo's widths (multiples of 16) do not.
+    """
+    if device.type != "cpu":
+        return None
+    block = 16
+    for name, module in model.named_modules():
+        if (isinstance(module, torch.nn.Conv2d) and module.kernel_size == (1, 1) and module.stride != (1, 1)
+                and module.in_channels % block):
+            return (f"channels_last is off for this run: {name} is a strided 1x1 convolution over "
+                    f"{module.in_channels} channels, which oneDNN's CPU backward gets wrong in channels-last "
+                    f"memory (give stages widths that are multiples of {block})")
+    return None
+
+
 def cpu_has_bf16() -> bool:
     """Whether this CPU runs bf16 matrix work natively (AVX-512 BF16 or AMX)."""
     cpu = getattr(torch, "cpu", None)

@@ -1,4 +1,5 @@
-"""``predict()``: top-k labels with probabilities for image files, with the checkpoint's own preprocessing."""
+"""``predict()``: top-k labels with probabilities for image files, with the checkpoint's own preprocessing,
+on the torch or the ONNX Runtime backend (``auto`` picks ONNX Runtime on the CPU for jobs big enough)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import torch
 
 from resnets.errors import ResnetsError
+from resnets.serving.backends import choose_backend, make_backend
 from resnets.training.checkpoint import load_checkpoint
-from resnets.training.runtime import pick_device
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
@@ -21,9 +22,11 @@ class Prediction:
 
     path: str
     top: list[tuple[str, float]]
+    backend: str = "torch"
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "top": [{"label": label, "probability": p} for label, p in self.top]}
+        return {"path": self.path, "top": [{"label": label, "probability": p} for label, p in self.top],
+                "backend": self.backend}
 
 
 def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
@@ -45,16 +48,6 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     return files
 
 
-def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Class probabilities: the model's own softmax head, or a softmax over its logits."""
-    with torch.inference_mode():
-        out = model(x)
-    activation = getattr(getattr(model, "spec", None), "head", None)
-    if activation is not None and activation.activation == "softmax":
-        return out.float()
-    return out.float().softmax(1)
-
-
 def predict(
     checkpoint: str | Path,
     inputs: Sequence[str | Path],
@@ -62,25 +55,35 @@ def predict(
     top_k: int = 5,
     batch_size: int = 32,
     device: str = "auto",
+    backend: str = "auto",
+    onnx_path: str | Path | None = None,
 ) -> list[Prediction]:
-    """Predict image files or folders with a checkpoint or run folder (``resnets predict``)."""
+    """Predict image files or folders with a checkpoint or run folder (``resnets predict``).
+
+    Args:
+        backend: ``torch``, ``onnx`` (ONNX Runtime on the CPU, from ``onnx_path`` or an export made at start)
+            or ``auto`` (:func:`resnets.serving.backends.choose_backend`). Both give the same top-k labels;
+            probabilities agree to about 1e-5.
+        onnx_path: an ``.onnx`` file of this checkpoint (``resnets export CKPT --format onnx --dynamic-batch``).
+    """
     if top_k < 1:
         raise ResnetsError(f"--top must be at least 1, not {top_k}.")
+    if batch_size < 1:
+        raise ResnetsError(f"the batch size must be at least 1, not {batch_size}.")
     ckpt = load_checkpoint(checkpoint)
     if ckpt.preprocessing is None:
         raise ResnetsError(f"{ckpt.path} records no preprocessing; re-export it with `resnets convert`.")
     pre = ckpt.preprocessing
-    dev = pick_device(device)
-    model = ckpt.build(dev)
-    classes = ckpt.classes or [str(i) for i in range(ckpt.spec.head.classes)]
     files = expand_inputs(inputs)
+    name = choose_backend(ckpt, backend, images=len(files), device=device, onnx_path=onnx_path)
+    model = make_backend(ckpt, name, onnx_path=onnx_path, device=device)
+    classes = ckpt.classes or [str(i) for i in range(ckpt.spec.head.classes)]
     k = min(top_k, len(classes))
     results: list[Prediction] = []
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
-        x = pre.normalize(torch.stack([pre.load(f) for f in chunk]).to(dev))
-        probs = probabilities(model, x)
+        probs = model(pre.normalize(torch.stack([pre.load(f) for f in chunk])))
         values, indices = probs.topk(k, dim=1)
         for f, vs, ix in zip(chunk, values.tolist(), indices.tolist(), strict=True):
-            results.append(Prediction(str(f), [(classes[i], v) for i, v in zip(ix, vs, strict=True)]))
+            results.append(Prediction(str(f), [(classes[i], v) for i, v in zip(ix, vs, strict=True)], name))
     return results
