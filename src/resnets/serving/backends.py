@@ -29,7 +29,7 @@ BACKENDS = ("torch", "onnx")
 
 AUTO_ONNX_MIN_GMACS = 1.0e9
 """The least work (images x GMACs per image) for which ``auto`` exports to ONNX: below it the export at
-start (about AUTO_EXPORT_S) costs more than ONNX Runtime saves (docs/benchmarks.md, "predict")."""
+start costs more than ONNX Runtime saves (``benchmarks/predict.py`` measures the break-even)."""
 
 
 def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
