@@ -29,9 +29,9 @@ from resnets.training import load_checkpoint, save_checkpoint
 HERE = Path(__file__).resolve().parent
 
 
-def timed(fn, *args):
+def timed(fn, *args, **kwargs):
     start = time.perf_counter()
-    out = fn(*args)
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - start
 
 
