@@ -126,6 +126,22 @@ def image_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
+def sideways_with_exif(upright: np.ndarray, path: Path) -> Path:
+    """Store ``upright`` rotated a quarter turn with EXIF orientation 6, as a phone stores a portrait photo."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90).save(path, exif=exif)
+    return path
+
+
+def test_read_image_turns_a_photo_upright_by_its_exif_orientation(tmp_path: Path) -> None:
+    upright = np.random.default_rng(0).integers(0, 256, (12, 20, 3), dtype=np.uint8)
+    path = sideways_with_exif(upright, tmp_path / "portrait.png")
+    with Image.open(path) as stored:
+        assert stored.size == (12, 20)
+    np.testing.assert_array_equal(np.asarray(read_image(path)), upright)
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_file_batches_through_a_dataloader(image_files: list[Path], workers: int) -> None:
     split = FileImageSet(image_files, list(range(10)), (8, 8))

@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 from serve_helpers import TestClient, image_bytes, png_header_only
 
 from resnets import predict
@@ -52,6 +54,26 @@ def test_predictions_match_resnets_predict_on_the_same_files(
     for s, e in zip(served, expected, strict=True):
         assert [t["label"] for t in s["top"]] == [label for label, _ in e.top]
         assert [t["probability"] for t in s["top"]] == pytest.approx([p for _, p in e.top], abs=1e-5)
+
+
+def test_serve_and_predict_turn_an_exif_rotated_photo_upright_alike(
+    client: TestClient, checkpoint: Path, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(1)
+    upright = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    upright[:, :20] = (230, 30, 30)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    sideways = tmp_path / "sideways.png"
+    Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90).save(sideways, exif=exif)
+    Image.fromarray(upright).save(tmp_path / "upright.png")
+    by_file = predict(checkpoint, [tmp_path / "upright.png", sideways], top_k=4, backend="torch")
+    assert [label for label, _ in by_file[0].top] == [label for label, _ in by_file[1].top]
+    assert [p for _, p in by_file[0].top] == pytest.approx([p for _, p in by_file[1].top], abs=1e-6)
+    served = client.post("/predict", content=sideways.read_bytes(), headers={"content-type": "image/png"}).json()
+    top = served["predictions"][0]["top"]
+    assert [t["label"] for t in top] == [label for label, _ in by_file[1].top]
+    assert [t["probability"] for t in top] == pytest.approx([p for _, p in by_file[1].top], abs=1e-5)
 
 
 def test_top_k_and_known_classes(client: TestClient) -> None:
