@@ -3,11 +3,12 @@
     .venv/bin/python benchmarks/predict.py [--models resnet20:32,resnet50_course:64,resnet50:224]
 
 For each model (random weights, saved as a checkpoint): the start cost of each backend (torch: build the
-model; onnx: export with the dynamo exporter, check, and open an ONNX Runtime session), then seconds per
-image at batch ``--batch``, the two backends alternating window by window, medians of ``--repeats``
-windows. The break-even is the number of images after which ONNX Runtime's lower per-image time has paid
-for its larger start; times the model's GMACs per image, it is the work ``auto`` compares with
-``resnets.serving.backends.AUTO_ONNX_MIN_GMACS``. JSON to benchmarks/results/.
+model and fold its BatchNorms; onnx: export with the dynamo exporter, check, and open an ONNX Runtime
+session), then seconds per image at batch ``--batch`` for torch, torch without BatchNorm folding and ONNX
+Runtime, alternating window by window, medians of ``--repeats`` windows. The break-even is the number of
+images after which ONNX Runtime's lower per-image time has paid for its larger start; times the model's
+GMACs per image, it is the work ``auto`` compares with ``resnets.serving.backends.AUTO_ONNX_MIN_GMACS``.
+JSON to benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -42,23 +43,26 @@ def measure(name: str, size: int, batch: int, repeats: int, windows: int, tmp: P
     ckpt = load_checkpoint(path)
     gmacs = gmacs_per_image(ckpt)
     torch_backend, torch_start = timed(TorchBackend, ckpt, device="cpu")
+    unfolded = TorchBackend(ckpt, device="cpu", fold_bn=False)
     onnx_backend, onnx_start = timed(OnnxBackend, ckpt)
     x = torch.randn(batch, model.spec.in_chans, size, size)
     torch.testing.assert_close(onnx_backend(x), torch_backend(x), atol=1e-4, rtol=1e-3)
-    per_image: dict[str, list[float]] = {"torch": [], "onnx": []}
+    contenders = {"torch": torch_backend, "torch_unfolded": unfolded, "onnx": onnx_backend}
+    per_image: dict[str, list[float]] = {label: [] for label in contenders}
     for _ in range(repeats):
-        for label, backend in (("torch", torch_backend), ("onnx", onnx_backend)):
+        for label, backend in contenders.items():
             start = time.perf_counter()
             for _ in range(windows):
                 backend(x)
             per_image[label].append((time.perf_counter() - start) / (windows * batch))
-    t, o = (statistics.median(per_image[k]) for k in ("torch", "onnx"))
+    t, u, o = (statistics.median(per_image[k]) for k in contenders)
     saving = t - o
     extra_start = onnx_start - torch_start
     images = extra_start / saving if saving > 0 else float("inf")
     return {"model": name, "size": size, "batch": batch, "gmacs_per_image": gmacs,
             "start_s": {"torch": torch_start, "onnx": onnx_start},
-            "per_image_s": {"torch": t, "onnx": o}, "onnx_speedup": t / o,
+            "per_image_s": {"torch": t, "torch_unfolded": u, "onnx": o}, "fold_speedup": u / t,
+            "onnx_speedup": t / o,
             "break_even_images": images, "break_even_gmacs": images * gmacs, "windows_s": per_image}
 
 
@@ -76,9 +80,10 @@ def main() -> None:
             name, size = item.split(":")
             rows.append(measure(name, int(size), args.batch, args.repeats, args.windows, Path(tmp)))
             r = rows[-1]
+            ms = {k: 1e3 * v for k, v in r["per_image_s"].items()}
             print(f"{name:>16} {size:>3}px  {r['gmacs_per_image']:7.3f} GMACs  start torch "
                   f"{r['start_s']['torch']:5.2f} s onnx {r['start_s']['onnx']:5.2f} s  per image torch "
-                  f"{1e3 * r['per_image_s']['torch']:7.2f} ms onnx {1e3 * r['per_image_s']['onnx']:7.2f} ms "
+                  f"{ms['torch']:7.2f} ms (unfolded {ms['torch_unfolded']:.2f}) onnx {ms['onnx']:7.2f} ms "
                   f"({r['onnx_speedup']:.2f}x)  break-even {r['break_even_images']:8.0f} images = "
                   f"{r['break_even_gmacs']:7.1f} GMACs", flush=True)
     print(f"auto's threshold now: {AUTO_ONNX_MIN_GMACS:g} GMACs")

@@ -1,6 +1,7 @@
 """Inference backends: normalized NCHW float32 inputs in, class probabilities out.
 
-- ``torch``: the checkpoint's model in eager mode under ``torch.inference_mode`` (:func:`probabilities`).
+- ``torch``: the checkpoint's model in eager mode under ``torch.inference_mode``, with each BatchNorm that
+  follows a convolution folded into it (:func:`fold_batchnorm`).
 - ``onnx``: ONNX Runtime, with as many threads as torch is set to use, on an ``.onnx`` file that is given
   (``resnets export CKPT --format onnx --dynamic-batch`` writes one), or else exported from the checkpoint
   at start the same way, into a temporary file. Its output is treated like the model's: a softmax is
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -21,7 +23,7 @@ import torch
 
 from resnets.errors import ResnetsError
 from resnets.inspect import summary
-from resnets.models import Network, build_model
+from resnets.models import build_model
 from resnets.training.checkpoint import Checkpoint
 from resnets.training.runtime import pick_device
 
@@ -34,14 +36,27 @@ GMACs on 2 AVX2 cores (ResNet-20 32px, ResNet-50 224px, course ResNet50 64px); t
 largest, so ``auto`` switches only where the export surely pays."""
 
 
-def probabilities(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Class probabilities: the model's own softmax head, or a softmax over its logits."""
+def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+    """An inference copy of ``model`` in which every BatchNorm that follows a convolution is folded into the
+    convolution's weights and bias (``torch.fx.experimental.optimization.fuse``): the same outputs up to
+    float rounding, one pass over the activations fewer per convolution. BatchNorms before a convolution
+    (pre-activation blocks) stay. A model torch.fx cannot trace is returned unchanged."""
+    with warnings.catch_warnings():  # it imports torch.utils.mkldnn, whose torch.jit.script_method is deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torch.fx.experimental.optimization import fuse
+
+    try:
+        return fuse(model.eval())
+    except Exception:  # torch.fx raises many types on untraceable code; the unfolded model still runs
+        return model
+
+
+def probabilities(model: torch.nn.Module, x: torch.Tensor, *, softmax: bool = True) -> torch.Tensor:
+    """Class probabilities: a softmax over the model's logits, or its outputs as they are when its head
+    already ends in a softmax (``softmax=False``)."""
     with torch.inference_mode():
-        out = model(x)
-    activation = getattr(getattr(model, "spec", None), "head", None)
-    if activation is not None and activation.activation == "softmax":
-        return out.float()
-    return out.float().softmax(1)
+        out = model(x).float()
+    return out.softmax(1) if softmax else out
 
 
 class Backend(Protocol):
@@ -53,16 +68,19 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """The checkpoint's model, eager, under ``torch.inference_mode``."""
+    """The checkpoint's model, eager, under ``torch.inference_mode``; ``fold_bn`` folds BatchNorm into the
+    convolutions first (:func:`fold_batchnorm`, faster and the same outputs within 1e-5)."""
 
     name = "torch"
 
-    def __init__(self, ckpt: Checkpoint, *, device: str = "auto") -> None:
+    def __init__(self, ckpt: Checkpoint, *, device: str = "auto", fold_bn: bool = True) -> None:
         self.device = pick_device(device)
-        self.model: Network = ckpt.build(self.device)
+        model = ckpt.build(self.device)
+        self.model: torch.nn.Module = fold_batchnorm(model) if fold_bn else model
+        self.softmax = ckpt.spec.head.activation != "softmax"
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return probabilities(self.model, x.to(self.device)).cpu()
+        return probabilities(self.model, x.to(self.device), softmax=self.softmax).cpu()
 
 
 class OnnxBackend:
