@@ -38,7 +38,7 @@ from PIL import Image
 
 from resnets.data import Preprocessing
 from resnets.models import create_model
-from resnets.serving.backends import probabilities
+from resnets.serving.backends import TorchBackend
 from resnets.training import load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,16 +65,16 @@ def sample_image() -> tuple[bytes, str]:
 
 
 def model_throughput(checkpoint: Path, batch: int, seconds: float = 3.0) -> float:
-    """Images per second of the bare model (normalize + forward + softmax) at ``batch``."""
+    """Images per second of the server's torch backend alone (normalize + forward + softmax) at ``batch``."""
     ckpt = load_checkpoint(checkpoint)
     assert ckpt.preprocessing is not None
-    model, pre = ckpt.build("cpu"), ckpt.preprocessing
+    model, pre = TorchBackend(ckpt, device="cpu"), ckpt.preprocessing
     x = torch.randint(0, 256, (batch, pre.channels, *pre.size), dtype=torch.uint8)
     for _ in range(3):
-        probabilities(model, pre.normalize(x))
+        model(pre.normalize(x))
     runs, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        probabilities(model, pre.normalize(x))
+        model(pre.normalize(x))
         runs += 1
     return runs * batch / (time.perf_counter() - start)
 

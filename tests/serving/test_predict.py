@@ -89,6 +89,28 @@ def test_onnx_is_refused_on_an_explicit_gpu(checkpoint: Path, monkeypatch: pytes
     assert choose_backend(ckpt, images=10**9, device="cuda") == "torch"
 
 
+def test_a_given_onnx_file_runs_on_the_cpu_of_a_gpu_machine(checkpoint: Path, onnx_file: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backends, "pick_device", lambda name: torch.device("cuda" if name != "cpu" else "cpu"))
+    assert choose_backend(load_checkpoint(checkpoint), images=1, device="auto", onnx_path=onnx_file) == "onnx"
+
+
+def test_auto_falls_back_to_torch_when_its_own_export_fails(checkpoint: Path, images: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_export(ckpt: object, out: Path) -> Path:
+        raise ResnetsError("cannot export this model to ONNX")
+
+    monkeypatch.setattr(backends, "onnx_available", lambda export=True: True)
+    monkeypatch.setattr(backends, "AUTO_ONNX_MIN_GMACS", 0.0)
+    monkeypatch.setattr(backends, "export_onnx", failing_export)
+    assert choose_backend(load_checkpoint(checkpoint), images=1, device="cpu") == "onnx"
+    results = predict(checkpoint, [images], top_k=1, device="cpu")
+    assert len(results) == 9 and {r.backend for r in results} == {"torch"}
+    assert all(r.top[0][0] == Path(r.path).stem.split("_")[0] for r in results)
+    with pytest.raises(ResnetsError, match="cannot export|onnxruntime"):
+        predict(checkpoint, [images], top_k=1, device="cpu", backend="onnx")
+
+
 def test_cli_predict_on_onnx_reports_its_backend(checkpoint: Path, onnx_file: Path, images: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["predict", str(checkpoint), str(images / "c2_0.png"), "--backend", "onnx", "--device", "cpu",
@@ -101,7 +123,7 @@ def test_cli_predict_on_onnx_reports_its_backend(checkpoint: Path, onnx_file: Pa
     ("options", "message"),
     [
         ({"top_k": 0}, "--top must be at least 1"),
-        ({"batch_size": 0}, "batch size must be at least 1"),
+        ({"batch_size": 0}, "--batch-size must be at least 1"),
         ({"backend": "tensorrt"}, "unknown backend 'tensorrt'"),
         ({"backend": "torch", "onnx_path": "model.onnx"}, "add --backend onnx"),
     ],

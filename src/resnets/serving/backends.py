@@ -40,7 +40,8 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
     """An inference copy of ``model`` in which every BatchNorm that follows a convolution is folded into the
     convolution's weights and bias (``torch.fx.experimental.optimization.fuse``): the same outputs up to
     float rounding, one pass over the activations fewer per convolution. BatchNorms before a convolution
-    (pre-activation blocks) stay. A model torch.fx cannot trace is returned unchanged."""
+    (pre-activation blocks) stay. A model torch.fx cannot trace is returned as it is, in eval mode: it
+    runs the same, only without the saving."""
     with warnings.catch_warnings():  # it imports torch.utils.mkldnn, whose torch.jit.script_method is deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         from torch.fx.experimental.optimization import fuse
@@ -51,9 +52,13 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
         return model
 
 
-def probabilities(model: torch.nn.Module, x: torch.Tensor, *, softmax: bool = True) -> torch.Tensor:
+def probabilities(model: torch.nn.Module, x: torch.Tensor, *, softmax: bool | None = None) -> torch.Tensor:
     """Class probabilities: a softmax over the model's logits, or its outputs as they are when its head
-    already ends in a softmax (``softmax=False``)."""
+    already ends in a softmax. ``softmax=None`` reads that from the model's spec (a folded model has none:
+    pass it)."""
+    if softmax is None:
+        head = getattr(getattr(model, "spec", None), "head", None)
+        softmax = getattr(head, "activation", None) != "softmax"
     with torch.inference_mode():
         out = model(x).float()
     return out.softmax(1) if softmax else out
@@ -144,15 +149,16 @@ def choose_backend(ckpt: Checkpoint, name: str = "auto", *, images: int, device:
                    onnx_path: str | Path | None = None) -> str:
     """Resolve ``auto`` for a job of ``images`` images: ``onnx`` on the CPU when ONNX Runtime is installed
     and either ``onnx_path`` is given or the work (images x GMACs) reaches :data:`AUTO_ONNX_MIN_GMACS`;
-    ``torch`` otherwise. Refuses, in one sentence, what cannot run: ONNX on an explicit non-CPU device,
-    or an ONNX file that ONNX Runtime cannot take here."""
+    ``torch`` otherwise (a given file is used even where a GPU is present, unless a GPU ``device`` is
+    named). Refuses, in one sentence, what cannot run: ONNX on an explicit non-CPU device, or an ONNX file
+    that ONNX Runtime cannot take here."""
     on_cpu = pick_device(device).type == "cpu"
     if name == "onnx" and not on_cpu and device != "auto":
         raise ResnetsError(f"the onnx backend runs on the CPU, not {device}; use --backend torch for {device}.")
     if name != "auto":
         return name
     if onnx_path is not None:
-        if not on_cpu:
+        if not on_cpu and device != "auto":
             raise ResnetsError(f"an ONNX file runs on the CPU, not {device}; drop --onnx or use --device cpu.")
         if not onnx_available(export=False):
             raise ResnetsError("an ONNX file was given but onnxruntime is not installed: pip install resnets[onnx]")

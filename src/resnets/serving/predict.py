@@ -62,21 +62,28 @@ def predict(
 
     Args:
         backend: ``torch``, ``onnx`` (ONNX Runtime on the CPU, from ``onnx_path`` or an export made at start)
-            or ``auto`` (:func:`resnets.serving.backends.choose_backend`). Both give the same top-k labels;
-            probabilities agree to about 1e-5.
+            or ``auto`` (:func:`resnets.serving.backends.choose_backend`; torch when its own ONNX export
+            fails). Both give the same top-k labels; probabilities agree to about 1e-5. Each
+            :class:`Prediction` names the backend that ran.
         onnx_path: an ``.onnx`` file of this checkpoint (``resnets export CKPT --format onnx --dynamic-batch``).
     """
     if top_k < 1:
         raise ResnetsError(f"--top must be at least 1, not {top_k}.")
     if batch_size < 1:
-        raise ResnetsError(f"the batch size must be at least 1, not {batch_size}.")
+        raise ResnetsError(f"--batch-size must be at least 1, not {batch_size}.")
     ckpt = load_checkpoint(checkpoint)
     if ckpt.preprocessing is None:
         raise ResnetsError(f"{ckpt.path} records no preprocessing; re-export it with `resnets convert`.")
     pre = ckpt.preprocessing
     files = expand_inputs(inputs)
     name = choose_backend(ckpt, backend, images=len(files), device=device, onnx_path=onnx_path)
-    model = make_backend(ckpt, name, onnx_path=onnx_path, device=device)
+    try:
+        model = make_backend(ckpt, name, onnx_path=onnx_path, device=device)
+    except ResnetsError:
+        if backend != "auto" or onnx_path is not None:
+            raise
+        name = "torch"  # auto's own export failed (a spec the exporter cannot take): torch runs any model
+        model = make_backend(ckpt, name, device=device)
     classes = ckpt.classes or [str(i) for i in range(ckpt.spec.head.classes)]
     k = min(top_k, len(classes))
     results: list[Prediction] = []
