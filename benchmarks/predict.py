@@ -5,7 +5,8 @@
 For each model (random weights, saved as a checkpoint): the start cost of each backend (torch: build the
 model and fold its BatchNorms; onnx: export with the dynamo exporter, check, and open an ONNX Runtime
 session), then seconds per image at batch ``--batch`` for torch, torch without BatchNorm folding and ONNX
-Runtime, alternating window by window, medians of ``--repeats`` windows. The break-even is the number of
+Runtime, taking turns window by window in a rotating order (ONNX Runtime's threads spin for a while
+after a run and slow whatever runs next), medians of ``--repeats`` windows. The break-even is the number of
 images after which ONNX Runtime's lower per-image time has paid for its larger start; times the model's
 GMACs per image, it is the work ``auto`` compares with ``resnets.serving.backends.AUTO_ONNX_MIN_GMACS``.
 JSON to benchmarks/results/.
@@ -49,8 +50,10 @@ def measure(name: str, size: int, batch: int, repeats: int, windows: int, tmp: P
     torch.testing.assert_close(onnx_backend(x), torch_backend(x), atol=1e-4, rtol=1e-3)
     contenders = {"torch": torch_backend, "torch_unfolded": unfolded, "onnx": onnx_backend}
     per_image: dict[str, list[float]] = {label: [] for label in contenders}
-    for _ in range(repeats):
-        for label, backend in contenders.items():
+    labels = list(contenders)
+    for repeat in range(repeats):  # the order rotates: ONNX Runtime's threads spin on after a run
+        for label in labels[repeat % 3:] + labels[:repeat % 3]:
+            backend = contenders[label]
             start = time.perf_counter()
             for _ in range(windows):
                 backend(x)

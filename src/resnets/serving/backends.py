@@ -31,8 +31,8 @@ BACKENDS = ("torch", "onnx")
 
 AUTO_ONNX_MIN_GMACS = 1500.0
 """The least work (images x GMACs per image) for which ``auto`` exports to ONNX: below it the export at
-start costs more than ONNX Runtime saves. ``benchmarks/predict.py`` measured the break-even at 130-1,220
-GMACs on 2 AVX2 cores (ResNet-20 32px, ResNet-50 224px, course ResNet50 64px); this sits above the
+start costs more than ONNX Runtime saves. ``benchmarks/predict.py`` measured the break-even at 130-1,217
+GMACs over four runs on 2 AVX2 cores (ResNet-20 32px, ResNet-50 224px, course ResNet50 64px); this sits above the
 largest, so ``auto`` switches only where the export surely pays."""
 
 
