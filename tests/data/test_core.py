@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from resnets.data import Augment, Batches, FileImageSet, ImageSet, Preprocessing, epoch_generator, read_image
-from resnets.data.augment import center_crop, random_brightness, random_crop, random_flip
+from resnets.data.augment import center_crop, random_affine, random_brightness, random_crop, random_flip, rotate_zoom
 from resnets.data.preprocess import image_to_tensor
 from resnets.data.splits import balanced_subset, stratified_holdout
 from resnets.errors import ResnetsError
@@ -33,13 +33,33 @@ def indexed_set(n: int) -> ImageSet:
     lambda x, g: random_crop(x, 4, g, per_sample=False),
     random_flip,
     lambda x, g: random_brightness(x, 0.2, g),
-    lambda x, g: Augment(pad=2, flip=True, brightness=0.1)(x, g),
+    lambda x, g: random_affine(x, 15, 0.1, g),
+    lambda x, g: Augment(pad=2, flip=True, brightness=0.1, rotate=10, scale=0.1)(x, g),
 ])
 def test_augmentations_keep_shape_and_replay_with_a_seed(op) -> None:
     x = torch.rand(8, 3, 16, 12)
     a, b, c = op(x, gen(1)), op(x, gen(1)), op(x, gen(2))
     assert a.shape == x.shape and torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_rotate_zoom_turns_and_enlarges_about_the_centre() -> None:
+    x = torch.rand(2, 3, 8, 8)
+    turned = rotate_zoom(x, torch.tensor([90.0, 0.0]), torch.tensor([1.0, 1.0]))
+    assert torch.allclose(turned[0], torch.rot90(x[0], 1, (1, 2)), atol=1e-5)
+    assert torch.allclose(turned[1], x[1], atol=1e-5)
+    dot = torch.zeros(1, 1, 8, 8)
+    dot[..., 3:5, 3:5] = 1
+    zoomed = rotate_zoom(dot, torch.tensor([0.0]), torch.tensor([2.0]))
+    assert zoomed.sum() > 3.5 * dot.sum() and torch.equal(zoomed[..., 3:5, 3:5], dot[..., 3:5, 3:5])
+
+
+def test_random_affine_varies_per_image_and_is_off_at_zero() -> None:
+    x = torch.rand(1, 3, 16, 16).expand(16, 3, 16, 16)
+    each = random_affine(x, 20, 0.1, gen(0))
+    assert len({bytes(img.numpy()) for img in each}) == 16
+    assert torch.allclose(random_affine(x, 0, 0, gen(0)), x, atol=1e-5)
+    assert not Augment(rotate=0, scale=0).active and Augment(rotate=5).active and Augment(scale=0.1).active
 
 
 def test_per_sample_crop_differs_between_images() -> None:

@@ -1,7 +1,7 @@
 """Augmentation on batches of tensors, on whatever device the batch is on (the airbench way).
 
-No torchvision: pad-and-crop, flip and brightness are a few tensor operations over the whole batch, so a
-small data set can live on the accelerator and never touch the host. Every random draw comes from the
+No torchvision: pad-and-crop, flip, brightness, rotation and zoom are a few tensor operations over the
+whole batch, so a small data set can live on the accelerator and never touch the host. Every random draw comes from the
 ``torch.Generator`` passed in, so a seeded epoch is reproducible (and a resumed run repeats it exactly).
 """
 
@@ -25,6 +25,9 @@ class Augment:
         per_sample_crop: a crop offset per image (``True``) or one per batch (``False``: cheaper).
         flip: random horizontal flips, per image.
         brightness: multiply each image by ``U(1 - b, 1 + b)`` (0: off).
+        rotate: rotate each image by an angle drawn from ``U(-r, r)`` degrees (0: off).
+        scale: zoom each image by a factor drawn from ``U(1 - s, 1 + s)`` (0: off). Rotation and zoom are one
+            affine resampling per image, reflecting at the border so no black corners appear.
     """
 
     pad: int = 0
@@ -32,16 +35,20 @@ class Augment:
     flip: bool = False
     brightness: float = 0.0
     crop: int = 0
+    rotate: float = 0.0
+    scale: float = 0.0
 
     @property
     def active(self) -> bool:
-        return bool(self.pad or self.crop or self.flip or self.brightness)
+        return bool(self.pad or self.crop or self.flip or self.brightness or self.rotate or self.scale)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augment a float NCHW batch (values on any scale)."""
+        if self.rotate or self.scale:
+            x = random_affine(x, self.rotate, self.scale, generator)
         if self.pad or self.crop:
             x = random_crop(x, self.pad, generator, per_sample=self.per_sample_crop, size=self.crop or None)
         if self.flip:
@@ -86,6 +93,27 @@ def random_brightness(x: torch.Tensor, amount: float, generator: torch.Generator
     """Scale each image by a factor drawn from ``U(1 - amount, 1 + amount)``."""
     factor = 1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount
     return x * factor.view(-1, 1, 1, 1)
+
+
+def random_affine(x: torch.Tensor, degrees: float, scale: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Rotate each image by ``U(-degrees, degrees)`` and zoom it by ``U(1 - scale, 1 + scale)`` about its centre."""
+    draws = _rand((x.shape[0], 2), generator, x.device) * 2 - 1
+    return rotate_zoom(x, draws[:, 0] * degrees, 1 + draws[:, 1] * scale)
+
+
+def rotate_zoom(x: torch.Tensor, degrees: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
+    """Turn image ``i`` by ``degrees[i]`` (counter-clockwise as shown) and zoom it by ``zoom[i]`` about its centre.
+
+    A zoom above 1 enlarges the content. Bilinear resampling; the border is reflected, so no black corners.
+    """
+    angle = torch.deg2rad(degrees.to(torch.float32))
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    zeros = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin, zeros], 1), torch.stack([sin, cos, zeros], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return out.to(x.dtype)
 
 
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -64,6 +64,8 @@ class TrainConfig:
     per_sample_crop: bool = True
     flip: bool = True
     brightness: float = 0.0
+    rotate: float = 0.0
+    scale: float = 0.0
     workers: int = 2
     data_on_device: bool = True
     # model

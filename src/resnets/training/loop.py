@@ -291,7 +291,9 @@ class Trainer:
                                "lower --set crop (0: the images' own size).")
         train_batches = Batches(
             data.train, batch_size=c.batch_size, preprocessing=pre, device=rt.device if on_device else "cpu",
-            shuffle=True, augment=Augment(c.pad, c.per_sample_crop, c.flip, c.brightness, c.crop), drop_last=True,
+            shuffle=True, drop_last=True,
+            augment=Augment(pad=c.pad, per_sample_crop=c.per_sample_crop, flip=c.flip, brightness=c.brightness,
+                            crop=c.crop, rotate=c.rotate, scale=c.scale),
             seed=c.seed, rank=rt.rank, world_size=rt.world_size, workers=c.workers, channels_last=self.channels_last,
         )
         if len(train_batches) == 0:
