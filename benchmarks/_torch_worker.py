@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 import resnets
 from _workers import serve, timer
+from resnets.training.flat_views import FlatViews
 from resnets.training.runtime import cpu_has_bf16
 from resnets.training.steps import EagerStep
 
@@ -79,7 +80,9 @@ def setup(key: str, library: str, model: str, batch: int, size: int, classes: in
     elif library == "ours":
         opt_cls = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}[optimizer]
         kwargs = {"momentum": 0.9} if optimizer == "sgd" else {}
-        opt = opt_cls(net.parameters(), lr=1e-3, fused=True, **kwargs)
+        views = FlatViews([{"params": list(net.parameters())}])
+        opt = opt_cls(views.groups, lr=1e-3, fused=True, **kwargs)
+        views.attach(opt)
         step = EagerStep(runner, opt, F.cross_entropy, base_lr=1e-3, autocast=autocast)
 
         def fn() -> None:

@@ -44,6 +44,7 @@ class TrainConfig:
     nesterov: bool = True
     weight_decay: float = 5e-4
     no_decay_bn_bias: bool = False
+    flat_views: bool = True
     schedule: Literal["onecycle", "cosine", "multistep", "constant"] = "onecycle"
     warmup: float = 0.25
     milestones: list[float] = field(default_factory=lambda: [0.5, 0.75])

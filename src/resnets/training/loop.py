@@ -35,6 +35,7 @@ from resnets.training import schedule as schedules
 from resnets.training.batchnorm import recalibrate_bn
 from resnets.training.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
 from resnets.training.config import TrainConfig, resolve_config
+from resnets.training.flat_views import FlatViews
 from resnets.training.metrics import evaluate_batches, logits_of
 from resnets.training.plots import plot_curves
 from resnets.training.progress import Reporter
@@ -230,15 +231,23 @@ class Trainer:
             for (head, no_decay), ps in groups.items()
         ]
         fused = {"fused": True} if self.rt.device.type in ("cpu", "cuda") else {}
-        if c.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0,
-                                   **fused)
         cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
-        if graphs:
+        if graphs and c.optimizer != "sgd":
             for group in params:
                 group["lr"] = torch.tensor(c.lr, device=self.rt.device)
             return cls(params, lr=c.lr, capturable=True, foreach=True)
-        return cls(params, lr=c.lr, **fused)
+        views = None
+        if c.flat_views and self.rt.device.type == "cpu" and self.rt.precision != "fp16":
+            views = FlatViews(params)
+            params = views.groups
+        if c.optimizer == "sgd":
+            optimizer: torch.optim.Optimizer = torch.optim.SGD(
+                params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0, **fused)
+        else:
+            optimizer = cls(params, lr=c.lr, **fused)
+        if views is not None:
+            views.attach(optimizer)
+        return optimizer
 
     def _schedule(self, total: int, depth: int) -> schedules.Schedule:
         c = self.cfg
