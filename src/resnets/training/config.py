@@ -54,6 +54,7 @@ class TrainConfig:
     warmup_min_depth: int = 0
     label_smoothing: float = 0.1
     grad_clip: float | None = None
+    ema: float = 0.0  # decay of an exponential moving average of the weights, evaluated and saved instead (0: off)
     # data
     val_fraction: float | None = None
     paper_split: bool = False
@@ -176,4 +177,5 @@ def validate(c: TrainConfig) -> None:
     need(c.pad >= 0 and c.crop >= 0, "pad and crop are pixel counts (crop 0: the images' own size).")
     need(c.threads >= 0, "threads must be 0 (torch's default) or a positive count.")
     need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
+    need(c.ema == 0 or 0 < c.ema < 1, f"ema is a decay in (0, 1), e.g. 0.99 (0: off), not {c.ema}.")
     need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")

@@ -35,6 +35,7 @@ from resnets.training import schedule as schedules
 from resnets.training.batchnorm import recalibrate_bn
 from resnets.training.checkpoint import BEST, LAST, load_checkpoint, read_weights, save_checkpoint
 from resnets.training.config import TrainConfig, resolve_config
+from resnets.training.ema import WeightAverage
 from resnets.training.flat_views import FlatViews
 from resnets.training.metrics import evaluate_batches, logits_of
 from resnets.training.plots import plot_curves
@@ -292,6 +293,8 @@ class Trainer:
         model = model.to(rt.device, memory_format=memory)
         use_graphs = self._graphs()
         optimizer = self._optimizer(model, graphs=use_graphs)
+        ema = WeightAverage(model, c.ema) if c.ema else None
+        eval_model: Network = ema.module if ema is not None else model  # type: ignore[assignment]
 
         on_device = c.data_on_device
         if c.crop > min(data.input_size[1:]) + 2 * c.pad:
@@ -327,7 +330,7 @@ class Trainer:
         start_epoch, step, best = 0, 0, -1.0
         scaler = torch.amp.GradScaler(rt.device.type, enabled=rt.precision == "fp16")
         if self.resume:
-            start_epoch, step, best = self._restore(out, model, optimizer, scaler)
+            start_epoch, step, best = self._restore(out, model, optimizer, scaler, ema)
         run_model: nn.Module = model
         if c.compile == "on" or (c.compile == "auto" and self._compile_pays(total)):
             run_model = torch.compile(model)  # type: ignore[assignment]
@@ -362,6 +365,8 @@ class Trainer:
                     train_step = GraphedStep(run_model, optimizer, self._loss, (x, y), base_lr=c.lr,
                                              autocast=rt.autocast)
                 loss, output = train_step(x, y, lr_at(step))
+                if ema is not None:
+                    ema.update()
                 step += 1
                 n = y.shape[0]
                 loss_sum += loss.detach().float() * n
@@ -397,12 +402,12 @@ class Trainer:
             test_now = test_batches is not None and (c.test_each_epoch or last_epoch)
             if rt.is_main and evaluate_now and (val_batches is not None or test_now):
                 if c.bn_recalibrate:
-                    recalibrate_bn(model, recal_batches, c.bn_recalibrate_batches, rt)
+                    recalibrate_bn(eval_model, recal_batches, c.bn_recalibrate_batches, rt)
                 if val_batches is not None:
-                    val = evaluate_batches(model, val_batches, data.num_classes, autocast=rt.autocast())
+                    val = evaluate_batches(eval_model, val_batches, data.num_classes, autocast=rt.autocast())
                     record |= {"val_loss": val.loss, "val_acc": val.top1, "val_err": 1 - val.top1}
                 if test_now:
-                    test = evaluate_batches(model, test_batches, data.num_classes, autocast=rt.autocast())
+                    test = evaluate_batches(eval_model, test_batches, data.num_classes, autocast=rt.autocast())
                     record |= {"test_loss": test.loss, "test_acc": test.top1, "test_top5": test.top5,
                                "test_err": 1 - test.top1}
             if rt.is_main:
@@ -414,9 +419,11 @@ class Trainer:
                             spec=model.spec)
                 state = {"epoch": epoch + 1, "step": step, "best": best, "optimizer": optimizer.state_dict(),
                          "scaler": scaler.state_dict(), "rng": rng_state()}
-                save_checkpoint(out / LAST, model, metrics=record, train_state=state, **meta)
+                if ema is not None:
+                    state |= {"model": model.state_dict(), "ema": ema.state_dict()}
+                save_checkpoint(out / LAST, eval_model, metrics=record, train_state=state, **meta)
                 if improved:
-                    save_checkpoint(out / BEST, model, metrics=record, **meta)
+                    save_checkpoint(out / BEST, eval_model, metrics=record, **meta)
                 with open(out / "metrics.jsonl", "a") as f:
                     f.write(json.dumps(record) + "\n")
                 self.report.line(self._epoch_line(record, epochs))
@@ -428,7 +435,7 @@ class Trainer:
                 break
 
         result = self._finish(out, data, rt, timer_total)
-        result.model = model
+        result.model = eval_model
         if rt.distributed:
             torch.distributed.barrier()
         return result
@@ -449,11 +456,22 @@ class Trainer:
         return self.rt.device.type == "cuda" and total_steps >= 2000
 
     def _restore(self, out: Path, model: Network, optimizer: torch.optim.Optimizer,
-                 scaler: torch.amp.GradScaler) -> tuple[int, int, float]:
+                 scaler: torch.amp.GradScaler, ema: WeightAverage | None) -> tuple[int, int, float]:
+        """The state of ``out``'s last checkpoint. With an EMA its weights are the average's and the raw
+        weights travel in the training state."""
         ckpt = load_checkpoint(out / LAST, train_state=True)
         if ckpt.train_state is None:
             raise ResnetsError(f"{out / LAST} holds no training state to resume from.")
-        load_weights(model, ckpt.weights, source=f"the weights in {out / LAST}")
+        raw = ckpt.train_state.get("model")
+        if (ema is None) != (raw is None):
+            raise ResnetsError(f"{out / LAST} was written with{'' if raw is not None else 'out'} an EMA of the "
+                               f"weights; resume it with the same --set ema as before.")
+        if ema is not None:
+            load_weights(ema.module, ckpt.weights, source=f"the averaged weights in {out / LAST}")
+            load_weights(model, raw, source=f"the training weights in {out / LAST}")
+            ema.load_state_dict(ckpt.train_state["ema"])
+        else:
+            load_weights(model, ckpt.weights, source=f"the weights in {out / LAST}")
         optimizer.load_state_dict(ckpt.train_state["optimizer"])
         match_state_layout(optimizer)
         if ckpt.train_state.get("scaler"):
