@@ -28,6 +28,10 @@ def test_train_then_evaluate_and_predict(run: Path, tmp_path: Path, capsys: pyte
     assert result["count"] == 128 and result["top1"] >= 0.9 and not result["recalibrated_bn"]
     assert main(["evaluate", str(run), "--recalibrate-bn", "--out", str(tmp_path)]) == 0
     assert "BatchNorm statistics recomputed" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--json", "--precision", "bf16", "--recalibrate-bn", "--recalibrate-batches",
+                 "2", "--out", str(tmp_path)]) == 0
+    fast = json.loads(capsys.readouterr().out)
+    assert fast["precision"] == "bf16" and fast["recalibrated_bn"] and fast["top1"] >= 0.9
     from PIL import Image
 
     img = tiny_data.make_split(1, 5)

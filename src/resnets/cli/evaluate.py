@@ -19,15 +19,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, dest="batch_size")
     p.add_argument("--out", help="folder for eval-<split>.json and confusion-<split>.png (default: the run folder)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"), default="fp32",
+                   help="fp32 (default: exact) or a faster autocast precision")
     p.add_argument("--recalibrate-bn", action="store_true", dest="recalibrate_bn",
                    help="recompute BatchNorm statistics over training images first (the file is not changed)")
+    p.add_argument("--recalibrate-batches", type=int, default=50, dest="recalibrate_batches",
+                   help="training batches to recompute the statistics over (default: 50)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     result = evaluate(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
-                      device=args.device, recalibrate=args.recalibrate_bn)
+                      device=args.device, precision=args.precision, recalibrate=args.recalibrate_bn,
+                      recalibrate_batches=args.recalibrate_batches)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0

@@ -34,11 +34,12 @@ class EvalResult:
     metrics: EvalMetrics
     files: list[Path]
     recalibrated_bn: bool = False
+    precision: str = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
         return {"checkpoint": str(self.checkpoint), "data": self.data, "split": self.split,
                 "classes": self.classes, **self.metrics.to_dict(), "recalibrated_bn": self.recalibrated_bn,
-                "files": [str(f) for f in self.files]}
+                "precision": self.precision, "files": [str(f) for f in self.files]}
 
 
 def run_data(config: dict[str, Any], data: str | None = None, *, image_size: tuple[int, int] | None = None
@@ -117,6 +118,6 @@ def evaluate(
     picture = plot_confusion(metrics.confusion, classes, folder / f"confusion-{split}.png",
                              title=f"{ckpt.spec.name} on {bundle.source} ({split}): top-1 {metrics.top1:.4f}")
     result = EvalResult(path, bundle.source, split, classes, metrics, [picture, folder / f"eval-{split}.json"],
-                        recalibrated_bn=recalibrate)
+                        recalibrated_bn=recalibrate, precision=rt.precision)
     (folder / f"eval-{split}.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result
