@@ -194,6 +194,21 @@ def test_preprocessing_round_trip_and_bgr() -> None:
         Preprocessing(size=(4, 4), mean=(0.5,))
 
 
+def test_normalize_gives_the_same_values_in_either_memory_format() -> None:
+    pre = Preprocessing(size=(5, 6), mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
+    x = torch.randint(0, 256, (4, 3, 5, 6), dtype=torch.uint8)
+    last = pre.normalize(x.contiguous(memory_format=torch.channels_last))
+    assert torch.equal(last, pre.normalize(x)) and last.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_uint8_batches_crop_and_flip_without_becoming_float() -> None:
+    x = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
+    out = Augment(pad=2, flip=True)(x, gen(1))
+    assert out.dtype == torch.uint8 and out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(out.float(), Augment(pad=2, flip=True)(x.float(), gen(1)))
+    assert Augment(pad=2, brightness=0.1)(x, gen(1)).dtype == torch.float32
+
+
 def test_read_image_and_resizing(tmp_path: Path) -> None:
     path = tmp_path / "wide.png"
     Image.fromarray(np.zeros((10, 40, 3), np.uint8)).save(path)

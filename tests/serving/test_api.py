@@ -30,7 +30,7 @@ def test_health_and_model(client: TestClient) -> None:
     assert model["input_size"] == [3, 16, 16] and model["backend"] == "torch"
     assert model["spec"]["parameters"] == 269_332 and model["spec"]["depth"] == 20
     assert model["top_k"] == 4 and model["limits"]["max_files"] == 4
-    assert model["version"] and model["checkpoint"] == "best.safetensors"
+    assert model["version"] and model["checkpoint"] == "best.safetensors" and model["tta"] == "none"
 
 
 def test_openapi_describes_the_endpoints_and_the_body(client: TestClient) -> None:
@@ -146,3 +146,14 @@ def test_concurrent_requests_share_model_calls(checkpoint: Path) -> None:
     labels = [r.json()["predictions"][0]["top"][0]["label"] for r in responses]
     assert labels == ["c0", "c1", "c2"] * 6
     assert stats["requests"] == 18 and stats["largest_batch"] <= 8 and stats["batches"] <= 6
+
+
+def test_served_views_match_predict_with_the_same_views(checkpoint: Path, signs_images: list[Path]) -> None:
+    with TestClient(create_app(checkpoint, tta="flip")) as c:
+        assert c.get("/model").json()["tta"] == "flip"
+        got = c.post("/predict", files=[("files", (signs_images[0].name, signs_images[0].read_bytes(),
+                                                   "image/jpeg"))]).json()["predictions"][0]
+    (expected,) = predict(checkpoint, signs_images[:1], top_k=4, backend="torch", tta="flip")
+    (single,) = predict(checkpoint, signs_images[:1], top_k=4, backend="torch", tta="none")
+    assert [t["probability"] for t in got["top"]] == pytest.approx([p for _, p in expected.top], abs=1e-5)
+    assert [p for _, p in expected.top] != pytest.approx([p for _, p in single.top], abs=1e-5)

@@ -1,4 +1,4 @@
-"""``resnets evaluate CKPT [--data SPEC] [--split test] [--out DIR] [--json]``."""
+"""``resnets evaluate CKPT [--data SPEC] [--split test] [--out DIR] [--tta MODE] [--json]``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from resnets.data import TTA_MODES
 from resnets.training import evaluate
 
 
@@ -25,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="recompute BatchNorm statistics over training images first (the file is not changed)")
     p.add_argument("--recalibrate-batches", type=int, default=50, dest="recalibrate_batches",
                    help="training batches to recompute the statistics over (default: 50)")
+    p.add_argument("--tta", choices=TTA_MODES, default=None,
+                   help="test-time views to average: none, flip or flip+shift (default: what the run used)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 
@@ -32,13 +35,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     result = evaluate(args.checkpoint, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
                       device=args.device, precision=args.precision, recalibrate=args.recalibrate_bn,
-                      recalibrate_batches=args.recalibrate_batches)
+                      recalibrate_batches=args.recalibrate_batches, tta=args.tta)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     m = result.metrics
     console = Console(highlight=False)
     recal = ", BatchNorm statistics recomputed" if result.recalibrated_bn else ""
+    recal += "" if result.tta == "none" else f", {result.tta} test-time views"
     console.print(f"{result.checkpoint} on {result.data} ({result.split}, {m.count} images{recal}): "
                   f"top-1 {m.top1:.4f}  top-5 {m.top5:.4f}  loss {m.loss:.4f}")
     table = Table("class", "accuracy", title="per class", title_justify="left")

@@ -1,10 +1,11 @@
-"""``resnets predict CKPT PATH... [--top K] [--backend auto|torch|onnx] [--onnx FILE] [--batch-size N] [--json]``."""
+"""``resnets predict CKPT PATH... [--top K] [--backend auto|torch|onnx] [--onnx FILE] [--tta MODE] [--json]``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from resnets.data import TTA_MODES
 from resnets.serving import predict
 
 
@@ -19,13 +20,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "repay its export, when it is installed)")
     p.add_argument("--onnx", dest="onnx_path", help="an .onnx file of this checkpoint (skips the export)")
     p.add_argument("--device", default="auto", help="the torch backend's device (auto, cpu, cuda ...)")
+    p.add_argument("--tta", choices=TTA_MODES, default=None,
+                   help="test-time views whose probabilities are averaged: none, flip or flip+shift "
+                        "(default: what the run evaluated with)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     results = predict(args.checkpoint, args.inputs, top_k=args.top, batch_size=args.batch_size,
-                      device=args.device, backend=args.backend, onnx_path=args.onnx_path)
+                      device=args.device, backend=args.backend, onnx_path=args.onnx_path, tta=args.tta)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0

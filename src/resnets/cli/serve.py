@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from resnets.data import TTA_MODES
 from resnets.serving import serve
 
 
@@ -23,11 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-files", type=int, default=16, help="most images per request (default 16)")
     p.add_argument("--max-pixels", type=int, default=40_000_000, help="most pixels per image (default 40M)")
     p.add_argument("--top", dest="top_k", type=int, default=5, help="labels per image (default 5)")
+    p.add_argument("--tta", choices=TTA_MODES, default=None,
+                   help="test-time views averaged per image: none, flip or flip+shift (default: what the run used)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(func=run)
 
 
-OPTIONS = ("onnx_path", "device", "max_batch", "window_ms", "max_bytes", "max_files", "max_pixels", "top_k")
+OPTIONS = ("onnx_path", "device", "max_batch", "window_ms", "max_bytes", "max_files", "max_pixels", "top_k", "tta")
 
 
 def run(args: argparse.Namespace) -> int:

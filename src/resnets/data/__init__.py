@@ -4,7 +4,7 @@
 process), ``signs:DIR`` (the course's SIGNS), ``cifar10:DIR`` / ``cifar100:DIR``, ``folder:DIR``.
 """
 
-from resnets.data.augment import Augment
+from resnets.data.augment import TTA_MODES, Augment, tta_views
 from resnets.data.base import DataBundle, FileImageSet, ImageSet, Split, check_labels
 from resnets.data.loader import Batches, epoch_generator
 from resnets.data.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, image_to_tensor, read_image
@@ -14,6 +14,7 @@ __all__ = [
     "DATA_SOURCES",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "TTA_MODES",
     "Augment",
     "Batches",
     "DataBundle",
@@ -26,4 +27,5 @@ __all__ = [
     "image_to_tensor",
     "load_data",
     "read_image",
+    "tta_views",
 ]

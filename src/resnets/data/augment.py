@@ -46,15 +46,19 @@ class Augment:
         return asdict(self)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Augment a float NCHW batch (values on any scale)."""
+        """Augment an NCHW batch (values on any scale).
+
+        A uint8 batch stays uint8 through cropping and flipping (a quarter of the bytes to move) and becomes
+        float only for rotation, zoom or brightness; the values are the same either way.
+        """
         if self.rotate or self.scale:
-            x = random_affine(x, self.rotate, self.scale, generator)
+            x = random_affine(x.float(), self.rotate, self.scale, generator)
         if self.pad or self.crop:
             x = random_crop(x, self.pad, generator, per_sample=self.per_sample_crop, size=self.crop or None)
         if self.flip:
             x = random_flip(x, generator)
         if self.brightness:
-            x = random_brightness(x, self.brightness, generator)
+            x = random_brightness(x.float(), self.brightness, generator)
         return x
 
 
@@ -65,22 +69,31 @@ def _rand(shape: tuple[int, ...], generator: torch.Generator | None, device: tor
 
 def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator | None = None, *,
                 per_sample: bool = True, size: int | None = None) -> torch.Tensor:
-    """Reflect-pad by ``pad`` and crop to ``size`` x ``size`` (default: the input size) at random offsets."""
+    """Reflect-pad by ``pad`` and crop to ``size`` x ``size`` (default: the input size) at random offsets.
+
+    Windows are read straight from the unpadded images through reflected indices, for any dtype. Per-image
+    windows come out in channels-last memory (what that gather yields), so a channels-last model needs no copy.
+    """
     n, _, height, width = x.shape
     h, w = (size, size) if size else (height, width)
     if h > height + 2 * pad or w > width + 2 * pad:
         raise ValueError(f"cannot crop {h}x{w} from {height}x{width} images padded by {pad}.")
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad else x
+    if pad >= min(height, width):
+        raise ValueError(f"cannot reflect-pad {height}x{width} images by {pad} pixels; pad less than the image size.")
     span = torch.tensor([height + 2 * pad - h + 1, width + 2 * pad - w + 1], device=x.device)
-    offsets = torch.minimum((_rand((n if per_sample else 1, 2), generator, x.device) * span).long(), span - 1)
+    offsets = torch.minimum((_rand((n if per_sample else 1, 2), generator, x.device) * span).long(), span - 1) - pad
+    rows = _reflect(offsets[:, 0:1] + torch.arange(h, device=x.device), height)
+    cols = _reflect(offsets[:, 1:2] + torch.arange(w, device=x.device), width)
     if not per_sample:
-        i, j = offsets[0].tolist()
-        return padded[:, :, i:i + h, j:j + w]
-    rows = (offsets[:, 0:1] + torch.arange(h, device=x.device)).view(n, 1, h, 1)
-    cols = (offsets[:, 1:2] + torch.arange(w, device=x.device)).view(n, 1, 1, w)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
-    channel = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
-    return padded[batch, channel, rows, cols]
+        return x.index_select(2, rows[0]).index_select(3, cols[0])
+    batch = torch.arange(n, device=x.device).view(n, 1, 1)
+    return x[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+
+
+def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
+    """Indices outside ``[0, size)`` mirrored back in without repeating the edge (``F.pad``'s ``reflect``)."""
+    index = index.abs()
+    return torch.where(index > size - 1, 2 * (size - 1) - index, index)
 
 
 def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -114,6 +127,36 @@ def rotate_zoom(x: torch.Tensor, degrees: torch.Tensor, zoom: torch.Tensor) -> t
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return out.to(x.dtype)
+
+
+TTA_MODES = ("none", "flip", "flip+shift")
+
+
+def tta_views(x: torch.Tensor, mode: str = "none") -> list[torch.Tensor]:
+    """The views of a batch that test-time augmentation averages over.
+
+    ``flip``: the batch and its mirror image. ``flip+shift``: those two, each also moved one pixel down-right and
+    one pixel up-left (reflected borders): six views. Use a view only where training used its augmentation: a
+    model never shown mirrored images is hurt by the mirrored view.
+    """
+    if mode not in TTA_MODES:
+        raise ValueError(f"unknown test-time augmentation {mode!r}; use one of: {', '.join(TTA_MODES)}.")
+    if mode == "none":
+        return [x]
+    views = [x, x.flip(3)]
+    if mode == "flip+shift":
+        views += [shift(v, d, d) for v in views[:2] for d in (1, -1)]
+    return views
+
+
+def shift(x: torch.Tensor, down: int, right: int) -> torch.Tensor:
+    """Move the content of an NCHW batch ``down`` rows and ``right`` columns, reflecting at the border."""
+    pad = max(abs(down), abs(right))
+    if pad == 0:
+        return x
+    h, w = x.shape[2:]
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    return padded[:, :, pad - down:pad - down + h, pad - right:pad - right + w]
 
 
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

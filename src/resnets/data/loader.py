@@ -103,12 +103,9 @@ class Batches:
 
     def _finish(self, images: torch.Tensor, labels: torch.Tensor,
                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        x = images.float()
-        if self.augment is not None:
-            x = self.augment(x, generator)
+        x = self.augment(images, generator) if self.augment is not None else images
         x = self.preprocessing.normalize(x)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         return x, labels
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -63,6 +63,12 @@ class Preprocessing:
             x = x.flip(1)
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        if x.dim() == 4 and x.shape[1] > 1 and not x.is_contiguous() \
+                and x.is_contiguous(memory_format=torch.channels_last):
+            # Broadcast over the batch only: a (1, C, 1, 1) operand over channels-last images makes the
+            # innermost loop C long, several times slower on the CPU. Same values either way.
+            mean, std = (v.expand(1, -1, *x.shape[2:]).contiguous(memory_format=torch.channels_last)
+                         for v in (mean, std))
         return (x * self.scale - mean) / std
 
     def load(self, path: str | Path) -> torch.Tensor:

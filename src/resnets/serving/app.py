@@ -35,7 +35,7 @@ from resnets._version import __version__
 from resnets.data.preprocess import Preprocessing, image_to_tensor
 from resnets.errors import ResnetsError
 from resnets.models import build_model, count_parameters
-from resnets.serving.backends import make_backend
+from resnets.serving.backends import make_backend, run_tta
 from resnets.serving.batcher import MicroBatcher
 from resnets.training.checkpoint import Checkpoint, load_checkpoint
 
@@ -85,6 +85,7 @@ class ModelResponse(BaseModel):
     metrics: dict[str, Any]
     top_k: int
     limits: dict[str, int]
+    tta: str = "none"
 
 
 class HealthResponse(BaseModel):
@@ -242,6 +243,7 @@ def create_app(
     max_files: int = Limits.max_files,
     max_pixels: int = Limits.max_pixels,
     top_k: int = 5,
+    tta: str | None = None,
 ) -> FastAPI:
     """The service for a checkpoint (module docstring).
 
@@ -256,6 +258,7 @@ def create_app(
         max_files: the most images per request.
         max_pixels: the most pixels per image (from its header, checked before decoding).
         top_k: labels per image unless the request's ``top_k`` says otherwise.
+        tta: test-time views averaged per image (``none``, ``flip``, ``flip+shift``; default: the run's).
     """
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     if ckpt.preprocessing is None:
@@ -265,7 +268,8 @@ def create_app(
     pre = ckpt.preprocessing
     limits = Limits(max_bytes=max_bytes, max_files=max_files, max_pixels=max_pixels)
     classes = ckpt.classes or [str(i) for i in range(ckpt.spec.head.classes)]
-    model_backend = make_backend(ckpt, backend, onnx_path=onnx_path, device=device)
+    tta = run_tta(ckpt, tta)
+    model_backend = make_backend(ckpt, backend, onnx_path=onnx_path, device=device, tta=tta)
     batcher = MicroBatcher(lambda x: model_backend(pre.normalize(x)), max_batch=max_batch, window_ms=window_ms)
     info = ModelResponse(
         name=ckpt.spec.name, spec=spec_summary(ckpt), classes=classes,
@@ -274,6 +278,7 @@ def create_app(
         top_k=min(top_k, len(classes)),
         limits={"max_bytes": limits.max_bytes, "max_files": limits.max_files, "max_pixels": limits.max_pixels,
                 "max_batch": max_batch},
+        tta=tta,
     )
     page = resources.files("resnets.serving").joinpath("page.html").read_text(encoding="utf-8")
 

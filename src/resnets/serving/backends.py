@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from resnets.data.augment import TTA_MODES, tta_views
 from resnets.errors import ResnetsError
 from resnets.inspect import summary
 from resnets.models import build_model
@@ -169,13 +170,34 @@ def choose_backend(ckpt: Checkpoint, name: str = "auto", *, images: int, device:
     return "onnx" if gmacs is not None and images * gmacs >= AUTO_ONNX_MIN_GMACS else "torch"
 
 
+class ViewAverage:
+    """A backend whose probabilities are the mean over test-time views of each batch (:func:`tta_views`)."""
+
+    def __init__(self, backend: Backend, tta: str) -> None:
+        self.backend, self.tta, self.name = backend, tta, backend.name
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.backend(v) for v in tta_views(x, self.tta)]).mean(0)
+
+
+def run_tta(ckpt: Checkpoint, tta: str | None) -> str:
+    """``tta`` checked, or the checkpoint's own run setting where it is ``None`` (older checkpoints: ``none``)."""
+    tta = tta or str((ckpt.config or {}).get("tta", "none"))
+    if tta not in TTA_MODES:
+        raise ResnetsError(f"unknown test-time augmentation {tta!r}; use one of: {', '.join(TTA_MODES)}.")
+    return tta
+
+
 def make_backend(ckpt: Checkpoint, name: str = "torch", *, onnx_path: str | Path | None = None,
-                 device: str = "auto") -> Backend:
-    """The backend called ``name`` (``torch`` or ``onnx``) for a checkpoint."""
+                 device: str = "auto", tta: str = "none") -> Backend:
+    """The backend called ``name`` (``torch`` or ``onnx``) for a checkpoint, averaging ``tta`` views."""
+    backend: Backend
     if name == "torch":
         if onnx_path is not None:
             raise ResnetsError("an ONNX file was given with the torch backend; add --backend onnx.")
-        return TorchBackend(ckpt, device=device)
-    if name == "onnx":
-        return OnnxBackend(ckpt, onnx_path=onnx_path)
-    raise ResnetsError(f"unknown backend {name!r}; use one of: {', '.join(BACKENDS)}.")
+        backend = TorchBackend(ckpt, device=device)
+    elif name == "onnx":
+        backend = OnnxBackend(ckpt, onnx_path=onnx_path)
+    else:
+        raise ResnetsError(f"unknown backend {name!r}; use one of: {', '.join(BACKENDS)}.")
+    return backend if run_tta(ckpt, tta) == "none" else ViewAverage(backend, tta)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from resnets.errors import ResnetsError
-from resnets.serving.backends import choose_backend, make_backend
+from resnets.serving.backends import choose_backend, make_backend, run_tta
 from resnets.training.checkpoint import load_checkpoint
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
@@ -57,6 +57,7 @@ def predict(
     device: str = "auto",
     backend: str = "auto",
     onnx_path: str | Path | None = None,
+    tta: str | None = None,
 ) -> list[Prediction]:
     """Predict image files or folders with a checkpoint or run folder (``resnets predict``).
 
@@ -66,6 +67,8 @@ def predict(
             fails). Both give the same top-k labels; probabilities agree to about 1e-5. Each
             :class:`Prediction` names the backend that ran.
         onnx_path: an ``.onnx`` file of this checkpoint (``resnets export CKPT --format onnx --dynamic-batch``).
+        tta: test-time views whose probabilities are averaged (``none``, ``flip``, ``flip+shift``); by default
+            what the run evaluated with, so predictions match its reported accuracy.
     """
     if top_k < 1:
         raise ResnetsError(f"--top must be at least 1, not {top_k}.")
@@ -75,15 +78,16 @@ def predict(
     if ckpt.preprocessing is None:
         raise ResnetsError(f"{ckpt.path} records no preprocessing; re-export it with `resnets convert`.")
     pre = ckpt.preprocessing
+    tta = run_tta(ckpt, tta)
     files = expand_inputs(inputs)
     name = choose_backend(ckpt, backend, images=len(files), device=device, onnx_path=onnx_path)
     try:
-        model = make_backend(ckpt, name, onnx_path=onnx_path, device=device)
+        model = make_backend(ckpt, name, onnx_path=onnx_path, device=device, tta=tta)
     except ResnetsError:
         if backend != "auto" or onnx_path is not None:
             raise
         name = "torch"  # auto's own export failed (a spec the exporter cannot take): torch runs any model
-        model = make_backend(ckpt, name, device=device)
+        model = make_backend(ckpt, name, device=device, tta=tta)
     classes = ckpt.classes or [str(i) for i in range(ckpt.spec.head.classes)]
     k = min(top_k, len(classes))
     results: list[Prediction] = []

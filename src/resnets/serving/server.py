@@ -50,7 +50,7 @@ def serve(
         backend: ``torch`` or ``onnx``.
         log_level: uvicorn's log level.
         **options: the keyword arguments of :func:`resnets.serving.app.create_app` (``max_batch``,
-            ``window_ms``, ``max_bytes``, ``max_files``, ``max_pixels``, ``top_k``, ``onnx_path``, ``device``).
+            ``window_ms``, ``max_bytes``, ``max_files``, ``max_pixels``, ``top_k``, ``onnx_path``, ``device``, ``tta``).
     """
     require_serving()
     import torch

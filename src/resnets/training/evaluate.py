@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from resnets.data import Batches, DataBundle, ImageSet, Preprocessing, Split, load_data
+from resnets.data import TTA_MODES, Batches, DataBundle, ImageSet, Preprocessing, Split, load_data
 from resnets.data.augment import resize
 from resnets.errors import ResnetsError
 from resnets.training.batchnorm import recalibrate_bn
@@ -35,11 +35,12 @@ class EvalResult:
     files: list[Path]
     recalibrated_bn: bool = False
     precision: str = "fp32"
+    tta: str = "none"
 
     def to_dict(self) -> dict[str, Any]:
         return {"checkpoint": str(self.checkpoint), "data": self.data, "split": self.split,
                 "classes": self.classes, **self.metrics.to_dict(), "recalibrated_bn": self.recalibrated_bn,
-                "precision": self.precision, "files": [str(f) for f in self.files]}
+                "precision": self.precision, "tta": self.tta, "files": [str(f) for f in self.files]}
 
 
 def run_data(config: dict[str, Any], data: str | None = None, *, image_size: tuple[int, int] | None = None
@@ -79,6 +80,7 @@ def evaluate(
     precision: str = "fp32",
     recalibrate: bool = False,
     recalibrate_batches: int = 50,
+    tta: str | None = None,
 ) -> EvalResult:
     """Evaluate a checkpoint (or a run folder's best) on a split (``resnets evaluate``).
 
@@ -91,9 +93,14 @@ def evaluate(
         recalibrate: first recompute the BatchNorm statistics over up to ``recalibrate_batches`` batches of
             the training images (unaugmented; the checkpoint file is not changed): shows what a model whose
             statistics lag its weights (Keras's momentum 0.99 in a short run) has really learned.
+        tta: test-time views to average (``none``, ``flip``, ``flip+shift``); by default the run's own ``tta``,
+            so the figure matches what training reported.
     """
     path = resolve_checkpoint(checkpoint)
     ckpt: Checkpoint = load_checkpoint(path)
+    tta = tta or str(ckpt.config.get("tta", "none"))
+    if tta not in TTA_MODES:
+        raise ResnetsError(f"unknown test-time augmentation {tta!r}; use one of: {', '.join(TTA_MODES)}.")
     pre = ckpt.preprocessing or Preprocessing(tuple(ckpt.spec.input_size[1:]))
     bundle = run_data(ckpt.config, data, image_size=pre.size)
     if ckpt.classes and bundle.num_classes != len(ckpt.classes):
@@ -111,13 +118,13 @@ def evaluate(
                                       shuffle=True, seed=int(ckpt.config.get("seed", 0)) + 7919),
                        recalibrate_batches, rt)
     batches = Batches(chosen, batch_size=batch_size, preprocessing=pre, device=dev)
-    metrics = evaluate_batches(model, batches, bundle.num_classes, autocast=rt.autocast())
+    metrics = evaluate_batches(model, batches, bundle.num_classes, autocast=rt.autocast(), tta=tta)
     folder = Path(out) if out else path.parent
     folder.mkdir(parents=True, exist_ok=True)
     classes = ckpt.classes or bundle.classes
     picture = plot_confusion(metrics.confusion, classes, folder / f"confusion-{split}.png",
                              title=f"{ckpt.spec.name} on {bundle.source} ({split}): top-1 {metrics.top1:.4f}")
     result = EvalResult(path, bundle.source, split, classes, metrics, [picture, folder / f"eval-{split}.json"],
-                        recalibrated_bn=recalibrate, precision=rt.precision)
+                        recalibrated_bn=recalibrate, precision=rt.precision, tta=tta)
     (folder / f"eval-{split}.json").write_text(json.dumps(result.to_dict(), indent=2))
     return result

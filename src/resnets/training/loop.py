@@ -404,10 +404,12 @@ class Trainer:
                 if c.bn_recalibrate:
                     recalibrate_bn(eval_model, recal_batches, c.bn_recalibrate_batches, rt)
                 if val_batches is not None:
-                    val = evaluate_batches(eval_model, val_batches, data.num_classes, autocast=rt.autocast())
+                    val = evaluate_batches(eval_model, val_batches, data.num_classes, autocast=rt.autocast(),
+                                           tta=c.tta)
                     record |= {"val_loss": val.loss, "val_acc": val.top1, "val_err": 1 - val.top1}
                 if test_now:
-                    test = evaluate_batches(eval_model, test_batches, data.num_classes, autocast=rt.autocast())
+                    test = evaluate_batches(eval_model, test_batches, data.num_classes, autocast=rt.autocast(),
+                                           tta=c.tta)
                     record |= {"test_loss": test.loss, "test_acc": test.top1, "test_top5": test.top5,
                                "test_err": 1 - test.top1}
             if rt.is_main:
@@ -545,7 +547,8 @@ class Trainer:
             (out / "result.json").write_text(json.dumps(summary, indent=2))
             if test is not None:
                 correct = round(test["top1"] * test["count"])
-                self.report.line(f"test accuracy {test['top1']:.4f} ({correct}/{test['count']}) after "
+                views = "" if self.cfg.tta == "none" else f" ({self.cfg.tta} test-time views)"
+                self.report.line(f"test accuracy {test['top1']:.4f} ({correct}/{test['count']}){views} after "
                                  f"{seconds:.0f} s of training; run folder {out}")
             else:
                 self.report.line(f"done after {seconds:.0f} s of training; run folder {out}")

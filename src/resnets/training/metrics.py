@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnets.data.augment import tta_views
+
 
 @dataclass
 class EvalMetrics:
@@ -45,16 +47,20 @@ def evaluate_batches(
     num_classes: int,
     *,
     autocast: contextlib.AbstractContextManager | None = None,
+    tta: str = "none",
 ) -> EvalMetrics:
-    """Run ``model`` in eval mode over ``batches`` and measure it (the model's mode is restored)."""
+    """Run ``model`` in eval mode over ``batches`` and measure it (the model's mode is restored).
+
+    ``tta`` other than ``none`` averages the softmax over the views of :func:`resnets.data.tta_views`; the loss is
+    then the negative log of that average.
+    """
     training = model.training
     model.eval()
     loss_sum = correct1 = correct5 = count = None
     confusion = None
     try:
         for x, y in batches:
-            with autocast or contextlib.nullcontext():
-                logits = logits_of(model(x)).float()
+            logits = _scores(model, x, autocast, tta)
             if loss_sum is None:
                 device = logits.device
                 loss_sum = torch.zeros((), device=device, dtype=torch.float64)
@@ -62,7 +68,10 @@ def evaluate_batches(
                 correct5 = torch.zeros((), device=device, dtype=torch.long)
                 count = 0
                 confusion = torch.zeros(num_classes * num_classes, device=device, dtype=torch.long)
-            loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
+            if tta == "none":
+                loss_sum += F.cross_entropy(logits, y, reduction="sum").double()
+            else:
+                loss_sum += F.nll_loss(logits.clamp_min(1e-12).log(), y, reduction="sum").double()
             top = logits.topk(min(5, logits.shape[1]), dim=1).indices
             correct1 += (top[:, 0] == y).sum()
             correct5 += (top == y[:, None]).any(1).sum()
@@ -82,3 +91,13 @@ def evaluate_batches(
         per_class=(matrix.diag() / totals).tolist(),
         confusion=matrix.tolist(),
     )
+
+
+def _scores(model: nn.Module, x: torch.Tensor, autocast: contextlib.AbstractContextManager | None,
+            tta: str) -> torch.Tensor:
+    """Logits of one view, or the mean softmax over the test-time views (both rank classes the same way)."""
+    views = tta_views(x, tta)
+    with autocast or contextlib.nullcontext():
+        if len(views) == 1:
+            return logits_of(model(views[0])).float()
+        return torch.stack([logits_of(model(v)).float().softmax(1) for v in views]).mean(0)
