@@ -48,7 +48,7 @@ def degradation(
 
     Args:
         depths: CIFAR depths ``6n + 2``, e.g. ``"20,56"``.
-        recipe: the training recipe for every net (default ``fast``: 10 epochs of one-cycle SGD).
+        recipe: the training recipe for every net (default ``fast``: 9 epochs of one-cycle SGD).
         budget: epochs per net (default: the recipe's; quick: 6), the schedule rescaled to them.
         out, data, width, seed, quick, device: the lab's shared options (see :mod:`resnets.lab`).
         progress: progress bars while training.
