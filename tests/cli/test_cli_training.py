@@ -70,3 +70,14 @@ def test_evaluate_refuses_data_with_another_class_count(run: Path, capsys: pytes
     tiny_data.register()
     assert main(["evaluate", str(run), "--data", "tiny3"]) == 2
     assert "trained on 4 classes but tiny3 has 3" in capsys.readouterr().err
+
+
+def test_train_help_lists_every_config_key(capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import fields
+
+    from resnets.training import TrainConfig
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(f.name in text for f in fields(TrainConfig)) and "tta" in text

@@ -7,13 +7,16 @@ training-config key can be set with ``--set KEY=VALUE``; the common ones have fl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from resnets.cli.options import key_value
-from resnets.training import RECIPES, train
+from resnets.training import RECIPES, TrainConfig, train
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="train a zoo model (default: ResNet-20 on the embedded data)")
+    keys = ", ".join(f.name for f in dataclasses.fields(TrainConfig))
+    p = subparsers.add_parser("train", help="train a zoo model (default: ResNet-20 on the embedded data)",
+                              epilog=f"config keys for --set and --config: {keys} (docs/training.md)")
     p.add_argument("--model", help="a zoo model name (default: the recipe's)")
     p.add_argument("--data", help="shapes (default, embedded), signs:DIR, cifar10:DIR, cifar100:DIR, folder:DIR")
     p.add_argument("--recipe", choices=RECIPES, help="named settings (default: default)")
