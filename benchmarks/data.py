@@ -58,7 +58,7 @@ def image_folder(signs: Path) -> Path:
     for jpg in (signs / "cs230_64x64" / "train_signs").glob("*.jpg"):
         label_dir = root / jpg.name[0]
         label_dir.mkdir(parents=True, exist_ok=True)
-        (label_dir / jpg.name.replace(" ", "_")).symlink_to(jpg)
+        (label_dir / jpg.name.replace(" ", "_")).symlink_to(jpg.resolve())
     return root
 
 
