@@ -151,12 +151,10 @@ def tta_views(x: torch.Tensor, mode: str = "none") -> list[torch.Tensor]:
 
 def shift(x: torch.Tensor, down: int, right: int) -> torch.Tensor:
     """Move the content of an NCHW batch ``down`` rows and ``right`` columns, reflecting at the border."""
-    pad = max(abs(down), abs(right))
-    if pad == 0:
-        return x
     h, w = x.shape[2:]
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    return padded[:, :, pad - down:pad - down + h, pad - right:pad - right + w]
+    rows = _reflect(torch.arange(h, device=x.device) - down, h)
+    cols = _reflect(torch.arange(w, device=x.device) - right, w)
+    return x.index_select(2, rows).index_select(3, cols)
 
 
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

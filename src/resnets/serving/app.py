@@ -35,9 +35,10 @@ from resnets._version import __version__
 from resnets.data.preprocess import Preprocessing, image_to_tensor
 from resnets.errors import ResnetsError
 from resnets.models import build_model, count_parameters
-from resnets.serving.backends import make_backend, run_tta
+from resnets.serving.backends import make_backend
 from resnets.serving.batcher import MicroBatcher
 from resnets.training.checkpoint import Checkpoint, load_checkpoint
+from resnets.training.config import resolve_tta
 
 RAW_TYPES = ("application/octet-stream", "")
 MULTIPART_SLACK = 1 << 20
@@ -268,7 +269,7 @@ def create_app(
     pre = ckpt.preprocessing
     limits = Limits(max_bytes=max_bytes, max_files=max_files, max_pixels=max_pixels)
     classes = ckpt.classes or [str(i) for i in range(ckpt.spec.head.classes)]
-    tta = run_tta(ckpt, tta)
+    tta = resolve_tta(ckpt.config, tta)
     model_backend = make_backend(ckpt, backend, onnx_path=onnx_path, device=device, tta=tta)
     batcher = MicroBatcher(lambda x: model_backend(pre.normalize(x)), max_batch=max_batch, window_ms=window_ms)
     info = ModelResponse(

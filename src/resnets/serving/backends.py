@@ -21,11 +21,12 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from resnets.data.augment import TTA_MODES, tta_views
+from resnets.data.augment import tta_views
 from resnets.errors import ResnetsError
 from resnets.inspect import summary
 from resnets.models import build_model
 from resnets.training.checkpoint import Checkpoint
+from resnets.training.config import resolve_tta
 from resnets.training.runtime import pick_device
 
 BACKENDS = ("torch", "onnx")
@@ -180,14 +181,6 @@ class ViewAverage:
         return torch.stack([self.backend(v) for v in tta_views(x, self.tta)]).mean(0)
 
 
-def run_tta(ckpt: Checkpoint, tta: str | None) -> str:
-    """``tta`` checked, or the checkpoint's own run setting where it is ``None`` (older checkpoints: ``none``)."""
-    tta = tta or str((ckpt.config or {}).get("tta", "none"))
-    if tta not in TTA_MODES:
-        raise ResnetsError(f"unknown test-time augmentation {tta!r}; use one of: {', '.join(TTA_MODES)}.")
-    return tta
-
-
 def make_backend(ckpt: Checkpoint, name: str = "torch", *, onnx_path: str | Path | None = None,
                  device: str = "auto", tta: str = "none") -> Backend:
     """The backend called ``name`` (``torch`` or ``onnx``) for a checkpoint, averaging ``tta`` views."""
@@ -200,4 +193,5 @@ def make_backend(ckpt: Checkpoint, name: str = "torch", *, onnx_path: str | Path
         backend = OnnxBackend(ckpt, onnx_path=onnx_path)
     else:
         raise ResnetsError(f"unknown backend {name!r}; use one of: {', '.join(BACKENDS)}.")
-    return backend if run_tta(ckpt, tta) == "none" else ViewAverage(backend, tta)
+    tta = resolve_tta(ckpt.config, tta)
+    return backend if tta == "none" else ViewAverage(backend, tta)

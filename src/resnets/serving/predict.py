@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 
 from resnets.errors import ResnetsError
-from resnets.serving.backends import choose_backend, make_backend, run_tta
+from resnets.serving.backends import choose_backend, make_backend
 from resnets.training.checkpoint import load_checkpoint
+from resnets.training.config import resolve_tta
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
 
@@ -78,7 +79,7 @@ def predict(
     if ckpt.preprocessing is None:
         raise ResnetsError(f"{ckpt.path} records no preprocessing; re-export it with `resnets convert`.")
     pre = ckpt.preprocessing
-    tta = run_tta(ckpt, tta)
+    tta = resolve_tta(ckpt.config, tta)
     files = expand_inputs(inputs)
     name = choose_backend(ckpt, backend, images=len(files), device=device, onnx_path=onnx_path)
     try:

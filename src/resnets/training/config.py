@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
+from resnets.data.augment import TTA_MODES
 from resnets.errors import ResnetsError
 
 RECIPES = ("default", "course", "signs", "paper-cifar", "fast")
@@ -153,6 +154,14 @@ def resolve_config(recipe: str | None = None, config_file: str | Path | None = N
     return config
 
 
+def resolve_tta(config: dict[str, Any] | None, tta: str | None = None) -> str:
+    """``tta`` if given, else the run's own setting from its resolved ``config`` (older runs: ``none``); checked."""
+    tta = tta or str((config or {}).get("tta", "none"))
+    if tta not in TTA_MODES:
+        raise ResnetsError(f"unknown test-time augmentation {tta!r}; use one of: {', '.join(TTA_MODES)}.")
+    return tta
+
+
 def validate(c: TrainConfig) -> None:
     """Refuse values that cannot work, in one sentence each."""
     def need(ok: bool, message: str) -> None:
@@ -179,5 +188,5 @@ def validate(c: TrainConfig) -> None:
     need(c.threads >= 0, "threads must be 0 (torch's default) or a positive count.")
     need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
     need(c.ema == 0 or 0 < c.ema < 1, f"ema is a decay in (0, 1), e.g. 0.99 (0: off), not {c.ema}.")
-    need(c.tta in ("none", "flip", "flip+shift"), f"tta must be none, flip or flip+shift, not {c.tta!r}.")
+    need(c.tta in TTA_MODES, f"tta must be none, flip or flip+shift, not {c.tta!r}.")
     need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")

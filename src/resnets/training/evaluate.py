@@ -13,11 +13,12 @@ from typing import Any
 
 import torch
 
-from resnets.data import TTA_MODES, Batches, DataBundle, ImageSet, Preprocessing, Split, load_data
+from resnets.data import Batches, DataBundle, ImageSet, Preprocessing, Split, load_data
 from resnets.data.augment import resize
 from resnets.errors import ResnetsError
 from resnets.training.batchnorm import recalibrate_bn
 from resnets.training.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint
+from resnets.training.config import resolve_tta
 from resnets.training.metrics import EvalMetrics, evaluate_batches
 from resnets.training.plots import plot_confusion
 from resnets.training.runtime import Runtime, pick_device, pick_precision
@@ -98,9 +99,7 @@ def evaluate(
     """
     path = resolve_checkpoint(checkpoint)
     ckpt: Checkpoint = load_checkpoint(path)
-    tta = tta or str(ckpt.config.get("tta", "none"))
-    if tta not in TTA_MODES:
-        raise ResnetsError(f"unknown test-time augmentation {tta!r}; use one of: {', '.join(TTA_MODES)}.")
+    tta = resolve_tta(ckpt.config, tta)
     pre = ckpt.preprocessing or Preprocessing(tuple(ckpt.spec.input_size[1:]))
     bundle = run_data(ckpt.config, data, image_size=pre.size)
     if ckpt.classes and bundle.num_classes != len(ckpt.classes):
