@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 import resnets
 from _workers import serve, timer
+from resnets.blocks.layers import set_gemm_convs
 from resnets.training.flat_views import FlatViews
 from resnets.training.runtime import cpu_has_bf16
 from resnets.training.steps import EagerStep
@@ -52,11 +53,12 @@ def build(library: str, model: str, classes: int) -> torch.nn.Module:
 
 def setup(key: str, library: str, model: str, batch: int, size: int, classes: int = 1000, precision: str = "fp32",
           channels_last: bool = False, compile: bool = False, optimizer: str = "sgd", threads: int = 0,
-          mode: str = "train") -> dict[str, Any]:
+          mode: str = "train", gemm: bool = True) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     net = build(library, model, classes)
+    set_gemm_convs(net, gemm and library == "ours")  # the plain loop runs the convolutions of plain PyTorch
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, size, size)

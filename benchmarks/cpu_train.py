@@ -45,6 +45,8 @@ def course_contenders(batch: int, with_keras: bool, compiled: bool, bf16: bool) 
     for p in precisions:
         rows.append(dict(worker="torch", library="ours", label=f"ours {p}+CL b{batch}", precision=p,
                          channels_last=True, **common))
+    rows.append(dict(worker="torch", library="ours", label=f"ours {precisions[-1]}+CL oneDNN convs b{batch}",
+                     precision=precisions[-1], channels_last=True, gemm=False, **common))
     if compiled:
         best = precisions[-1]
         rows.append(dict(worker="torch", library="ours", label=f"ours {best}+CL compiled b{batch}", precision=best,

@@ -14,6 +14,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .gemm import conv2d_gemm, gemm_wins
+
 NormKind = Literal["batch", "group", "none"]
 ActKind = Literal["relu", "leaky_relu", "silu", "gelu", "tanh", "none"]
 
@@ -26,6 +28,52 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "none": nn.Identity,
 }
+
+
+class Conv2d(nn.Conv2d):
+    """``nn.Conv2d`` (same parameters, names and state dict) that runs wide layers over small maps on the
+    CPU as matrix multiplies, where that is faster (:mod:`resnets.blocks.gemm`).
+
+    ``gemm = False`` on an instance (or :func:`set_gemm_convs`) keeps it on oneDNN's kernels.
+    """
+
+    gemm: bool = True
+
+    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if self.gemm and input.device.type == "cpu" and input.dim() == 4 and self._gemm_shape(input) and not _tracing():
+            return conv2d_gemm(input, weight, bias, self.stride, self.padding)
+        return super()._conv_forward(input, weight, bias)
+
+    def _gemm_shape(self, input: torch.Tensor) -> bool:
+        if self.groups != 1 or self.dilation != (1, 1) or self.padding_mode != "zeros" or isinstance(self.padding, str):
+            return False
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        ho = (input.shape[2] + 2 * ph - kh) // sh + 1
+        wo = (input.shape[3] + 2 * pw - kw) // sw + 1
+        return gemm_wins(self.in_channels, self.kernel_size, self.stride, ho * wo)
+
+
+def _tracing() -> bool:
+    return bool(torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
+                or torch.onnx.is_in_onnx_export() or torch.fx._symbolic_trace.is_fx_tracing())
+
+
+def plain_convs(model: nn.Module) -> nn.Module:
+    """Make every :class:`Conv2d` in ``model`` a ``torch.nn.Conv2d`` again, in place, for tools that match
+    module types exactly (torch.fx's BatchNorm folding); returns ``model``."""
+    for module in model.modules():
+        if type(module) is Conv2d:
+            module.__class__ = nn.Conv2d
+            module.__dict__.pop("gemm", None)
+    return model
+
+
+def set_gemm_convs(model: nn.Module, enabled: bool) -> int:
+    """Switch the matrix-multiply path of every :class:`Conv2d` in ``model``; returns how many there are."""
+    convs = [m for m in model.modules() if isinstance(m, Conv2d)]
+    for conv in convs:
+        conv.gemm = enabled
+    return len(convs)
 
 
 @dataclass(frozen=True)
@@ -68,7 +116,7 @@ class LayerConfig:
         bias: bool | None = None,
     ) -> nn.Conv2d:
         """A convolution with "same" padding for odd kernels unless ``padding`` is given."""
-        return nn.Conv2d(
+        return Conv2d(
             in_ch,
             out_ch,
             kernel,

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import tempfile
 import warnings
@@ -21,6 +22,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from resnets.blocks.layers import plain_convs
 from resnets.data.augment import tta_views
 from resnets.errors import ResnetsError
 from resnets.inspect import summary
@@ -48,8 +50,9 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
         warnings.simplefilter("ignore", DeprecationWarning)
         from torch.fx.experimental.optimization import fuse
 
+    model.eval()
     try:
-        return fuse(model.eval())
+        return fuse(plain_convs(copy.deepcopy(model)), inplace=True)
     except Exception:  # torch.fx raises many types on untraceable code; the unfolded model still runs
         return model
 

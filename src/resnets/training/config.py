@@ -86,6 +86,7 @@ class TrainConfig:
     # speed
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = True
+    gemm_convs: bool = True  # wide convolutions over small maps as matrix multiplies on the CPU (blocks.gemm)
     compile: Literal["auto", "on", "off"] = "off"
     cuda_graphs: Literal["auto", "on", "off"] = "auto"
     device: str = "auto"

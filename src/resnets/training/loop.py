@@ -27,6 +27,7 @@ import torch.nn.functional as F
 import yaml
 from torch import nn
 
+from resnets.blocks.layers import set_gemm_convs
 from resnets.data import Augment, Batches, DataBundle, Preprocessing, load_data
 from resnets.errors import ResnetsError
 from resnets.models import NetSpec, Network, create_model, get_spec, spec_from_dict, spec_to_dict
@@ -291,6 +292,7 @@ class Trainer:
         self.channels_last = c.channels_last and hazard is None
         memory = torch.channels_last if self.channels_last else torch.contiguous_format
         model = model.to(rt.device, memory_format=memory)
+        set_gemm_convs(model, c.gemm_convs)
         use_graphs = self._graphs()
         optimizer = self._optimizer(model, graphs=use_graphs)
         ema = WeightAverage(model, c.ema) if c.ema else None
