@@ -40,7 +40,7 @@ class Conv2d(nn.Conv2d):
     gemm: bool = True
 
     def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        if self.gemm and input.device.type == "cpu" and input.dim() == 4 and self._gemm_shape(input) and not _tracing():
+        if self.gemm and not _tracing() and input.device.type == "cpu" and input.dim() == 4 and self._gemm_shape(input):
             return conv2d_gemm(input, weight, bias, self.stride, self.padding)
         return super()._conv_forward(input, weight, bias)
 
