@@ -55,7 +55,7 @@ class Conv2d(nn.Conv2d):
 
 def _tracing() -> bool:
     return bool(torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
-                or torch.onnx.is_in_onnx_export() or torch.fx._symbolic_trace.is_fx_tracing())
+                or torch.onnx.is_in_onnx_export() or torch.fx._symbolic_trace.is_fx_symbolic_tracing())
 
 
 def plain_convs(model: nn.Module) -> nn.Module:
