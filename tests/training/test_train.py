@@ -215,3 +215,25 @@ def test_fine_tuning_starts_from_a_foreign_state_dict(trained_run: Path, tmp_pat
 def test_training_on_smaller_crops_evaluates_on_whole_images(tmp_path: Path) -> None:
     result = train("resnet20", "tiny", out=tmp_path / "crops", crop=12, pad=0, **FAST)
     assert result.test["top1"] >= 0.9 and result.config.crop == 12
+
+
+def test_wide_small_maps_train_through_matrix_multiplies_deterministically(tmp_path: Path, monkeypatch) -> None:
+    import resnets.blocks.layers as layers
+    from resnets.models.zoo import cifar
+
+    calls = []
+    real = layers.conv2d_gemm
+    monkeypatch.setattr(layers, "conv2d_gemm", lambda *a: calls.append(a[1].shape) or real(*a))
+    spec = cifar("resnet8_wide", 8, widths=(16, 16, 256))  # its last stage: 256 channels over 4x4 maps
+    fast = {**FAST, "epochs": 1, "plots": False}
+    runs = [train(spec, "tiny", out=tmp_path / name, device="cpu", seed=3, **fast) for name in ("a", "b")]
+    assert calls and set(calls) == {(256, 256, 3, 3)}
+    a, b = (load_checkpoint(tmp_path / name / LAST).weights for name in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a), "a seeded CPU run repeats bit for bit"
+    assert runs[0].history[-1]["train_loss"] == runs[1].history[-1]["train_loss"]
+
+    seen = len(calls)
+    train(spec, "tiny", out=tmp_path / "off", device="cpu", seed=3, gemm_convs=False, **fast)
+    assert len(calls) == seen, "gemm_convs=false keeps every convolution on oneDNN"
+    off = load_checkpoint(tmp_path / "off" / LAST).weights
+    assert all(torch.allclose(a[k].float(), off[k].float(), rtol=0.05, atol=0.05) for k in a)
