@@ -100,7 +100,7 @@ def test_conv2d_takes_the_gemm_path_for_wide_small_maps_and_matches_nn_conv2d(mo
 def test_set_gemm_convs_switches_a_whole_model_off(monkeypatch):
     calls = _spy(monkeypatch)
     model = resnets.create_model("resnet50_course", num_classes=6).eval()
-    x = torch.randn(1, 3, 64, 64)
+    x = torch.randn(8, 3, 64, 64)
     with torch.no_grad():
         on = model(x)
         assert calls, "the course model's last stages run as matrix multiplies"
@@ -133,3 +133,9 @@ def test_fx_tracing_sees_the_ordinary_convolution():
     x = torch.randn(1, 256, 2, 2)
     assert any(node.target is F.conv2d or "conv" in str(node.target) for node in traced.graph.nodes)
     torch.testing.assert_close(traced(x), traced(x))
+
+
+def test_a_forward_pass_over_a_few_images_stays_on_onednn():
+    assert not gemm_wins(512, (3, 3), (1, 1), out_pixels=4, batch=1, backward=False)
+    assert gemm_wins(512, (3, 3), (1, 1), out_pixels=4, batch=1, backward=True)
+    assert gemm_wins(512, (3, 3), (1, 1), out_pixels=4, batch=32, backward=False)

@@ -22,16 +22,27 @@ from torch.autograd.function import once_differentiable
 MIN_CHANNELS = 256
 MAX_PIXELS = 16
 MAX_PIXELS_STRIDED_1X1 = 64
+MIN_BATCH_FORWARD = 8
 
 
-def gemm_wins(in_channels: int, kernel: tuple[int, int], stride: tuple[int, int], out_pixels: int) -> bool:
-    """Whether the matrix-multiply form beat oneDNN for this layer on the CPUs measured.
+def gemm_wins(
+    in_channels: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    out_pixels: int,
+    *,
+    batch: int = 32,
+    backward: bool = True,
+) -> bool:
+    """Whether the matrix-multiply form beat oneDNN for this layer on the CPUs measured
+    (``benchmarks/gemm_layers.py``).
 
     Wide layers only (at least 256 input channels): over 64 or 128 channels oneDNN was faster at every map
     size tried. Up to 16 output pixels for any kernel; up to 64 for strided 1x1 convolutions (the projection
-    shortcuts), whose oneDNN backward was the slowest measured.
+    shortcuts), whose oneDNN backward was the slowest measured. A forward pass alone (no gradient) over fewer
+    than 8 images stays on oneDNN: at batch 1 in fp32 it was faster on most of these layers.
     """
-    if in_channels < MIN_CHANNELS:
+    if in_channels < MIN_CHANNELS or (not backward and batch < MIN_BATCH_FORWARD):
         return False
     if kernel == (1, 1) and stride != (1, 1):
         return out_pixels <= MAX_PIXELS_STRIDED_1X1

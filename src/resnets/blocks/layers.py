@@ -50,7 +50,9 @@ class Conv2d(nn.Conv2d):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         ho = (input.shape[2] + 2 * ph - kh) // sh + 1
         wo = (input.shape[3] + 2 * pw - kw) // sw + 1
-        return gemm_wins(self.in_channels, self.kernel_size, self.stride, ho * wo)
+        backward = torch.is_grad_enabled() and (input.requires_grad or self.weight.requires_grad)
+        return gemm_wins(self.in_channels, self.kernel_size, self.stride, ho * wo, batch=input.shape[0],
+                         backward=backward)
 
 
 def _tracing() -> bool:
