@@ -133,7 +133,7 @@ class ResidualBlock(_ConvChain):
         out = getattr(self, f"bn{self.depth}")(getattr(self, f"conv{self.depth}")(out))
         if self.residual:
             shortcut = x if self.downsample is None else self.downsample(x)
-            out = self._branch_out(out) + shortcut
+            out = self._branch_out(out).add_(shortcut)  # in place, as torchvision: one activation less to allocate
         return getattr(self, f"act{self.depth}")(out)
 
 
@@ -168,7 +168,7 @@ class PreActBlock(_ConvChain):
         if not self.residual:
             return out
         shortcut = x if self.downsample is None else self.downsample(pre if self._project_preact else x)
-        return self._branch_out(out) + shortcut
+        return self._branch_out(out).add_(shortcut)
 
 
 def zero_init_last(block: nn.Module) -> None:
