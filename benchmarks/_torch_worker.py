@@ -53,7 +53,7 @@ def build(library: str, model: str, classes: int) -> torch.nn.Module:
 
 def setup(key: str, library: str, model: str, batch: int, size: int, classes: int = 1000, precision: str = "fp32",
           channels_last: bool = False, compile: bool = False, optimizer: str = "sgd", threads: int = 0,
-          mode: str = "train", gemm: bool = True) -> dict[str, Any]:
+          mode: str = "train", gemm: bool = True, fold: bool = False) -> dict[str, Any]:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -75,6 +75,13 @@ def setup(key: str, library: str, model: str, batch: int, size: int, classes: in
         fn = onnx_runner(net.eval(), x)
     elif mode == "infer":
         net.eval()
+        if fold:  # what `resnets predict` and `serve` run on torch: BatchNorm folded into the convolutions
+            from resnets.serving.backends import fold_batchnorm
+
+            net = fold_batchnorm(net)
+            if channels_last:
+                net = net.to(memory_format=torch.channels_last)
+            runner = torch.compile(net) if compile else net
 
         def fn() -> None:
             with torch.inference_mode(), autocast():

@@ -3,7 +3,8 @@
     /work/peers/tv-venv/bin/python benchmarks/cpu_infer.py          # with torchvision and timm
     .venv/bin/python benchmarks/cpu_infer.py --libraries ours,onnx  # ours only
 
-Contenders: ours eager (fp32; bf16 autocast + channels_last), ours compiled, ours through ONNX Runtime
+Contenders: ours eager (fp32; bf16 autocast + channels_last), ours with BatchNorm folded (what ``resnets
+predict`` and ``serve`` run on torch), ours compiled, ours through ONNX Runtime
 (fp32), torchvision and timm eager. Workers alternate window by window; medians of ``--repeats``
 windows; ratios against torchvision fp32 (or our eager fp32 without the peers). JSON to benchmarks/results/.
 """
@@ -30,6 +31,10 @@ def contenders(batch: int, libraries: list[str], compiled: bool) -> list[dict]:
         rows.append(dict(library=library, label=f"{library} fp32 b{batch}", **common))
         rows.append(dict(library=library, label=f"{library} bf16+CL b{batch}", precision="bf16", channels_last=True,
                          **common))
+        if library == "ours":
+            rows.append(dict(library="ours", label=f"ours folded fp32 b{batch}", fold=True, **common))
+            rows.append(dict(library="ours", label=f"ours folded bf16+CL b{batch}", precision="bf16",
+                             channels_last=True, fold=True, **common))
         if compiled and library == "ours":
             rows.append(dict(library="ours", label=f"ours bf16+CL compiled b{batch}", precision="bf16",
                              channels_last=True, compile=True, **common))
