@@ -59,6 +59,10 @@ def setup(key: str, library: str, model: str, batch: int, size: int, classes: in
     torch.manual_seed(0)
     net = build(library, model, classes)
     set_gemm_convs(net, gemm and library == "ours")  # the plain loop runs the convolutions of plain PyTorch
+    if fold:  # inference as `resnets predict` and `serve` run it on torch: BatchNorm folded into the convolutions
+        from resnets.serving.backends import fold_batchnorm
+
+        net = fold_batchnorm(net)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, size, size)
@@ -75,13 +79,6 @@ def setup(key: str, library: str, model: str, batch: int, size: int, classes: in
         fn = onnx_runner(net.eval(), x)
     elif mode == "infer":
         net.eval()
-        if fold:  # what `resnets predict` and `serve` run on torch: BatchNorm folded into the convolutions
-            from resnets.serving.backends import fold_batchnorm
-
-            net = fold_batchnorm(net)
-            if channels_last:
-                net = net.to(memory_format=torch.channels_last)
-            runner = torch.compile(net) if compile else net
 
         def fn() -> None:
             with torch.inference_mode(), autocast():

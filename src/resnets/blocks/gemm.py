@@ -5,7 +5,8 @@ images: wide channels over 2x2 or 4x4 maps. On 2 cores of an AMX Xeon (torch 2.1
 the course ResNet50's 3x3 convolution over 512 channels at 2x2 takes 22 ms forward and backward, of which
 12 ms are the weight gradient: about 50 GFLOP/s, where a bf16 matrix multiply of the same size reaches
 700-1,100. Written as ``im2col(x) @ W^T``, with the weight gradient ``dY^T @ im2col(x)`` and the input
-gradient ``dY @ W`` folded back, the same layer takes 6 ms; strided 1x1 convolutions gain 1.3-5x.
+gradient ``dY @ W`` folded back, the same layer takes 6 ms; strided 1x1 convolutions gain 1.2-7x
+(``benchmarks/gemm_layers.py``).
 
 It is the same convolution (products summed in another order): fp32 results agree with oneDNN's to about
 1e-6 relative, bf16 ones to bf16 rounding. :func:`gemm_wins` says where it is faster: the layers
