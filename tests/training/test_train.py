@@ -150,6 +150,7 @@ def test_recipe_file_and_flags_resolve_in_order(tmp_path: Path) -> None:
         (dict(model="resnet50_course"), "resnet50_course cannot take the 3x16x16 images of tiny"),
         (dict(crop=40), "crop 40 is larger than the 16x16 images of tiny padded by 4"),
         (dict(crop=-1), "pad and crop are pixel counts"),
+        (dict(mixup=-0.2), "mixup and cutmix are Beta alphas"),
     ],
 )
 def test_bad_training_input_raises_one_sentence(kwargs: dict, message: str, tmp_path: Path) -> None:
@@ -237,3 +238,25 @@ def test_wide_small_maps_train_through_matrix_multiplies_deterministically(tmp_p
     assert len(calls) == seen, "gemm_convs=false keeps every convolution on oneDNN"
     off = load_checkpoint(tmp_path / "off" / LAST).weights
     assert all(torch.allclose(a[k].float(), off[k].float(), rtol=0.05, atol=0.05) for k in a)
+
+
+def test_mixup_and_cutmix_train_and_resume_to_the_same_weights(tmp_path: Path) -> None:
+    options = dict(FAST, epochs=2, mixup=0.2, cutmix=1.0, plots=False)
+    straight = train("resnet20", "tiny", out=tmp_path / "straight", **options)
+    assert straight.history[-1]["train_loss"] < straight.history[0]["train_loss"]
+
+    class StopRunError(Exception):
+        pass
+
+    def stop_after_first(record: dict) -> None:
+        if record["epoch"] == 1:
+            raise StopRunError
+
+    with pytest.raises(StopRunError):
+        train("resnet20", "tiny", out=tmp_path / "stopped", on_epoch_end=stop_after_first, **options)
+    train("resnet20", "tiny", out=tmp_path / "stopped", resume=True, **options)
+    a, b = (load_checkpoint(tmp_path / name / LAST).weights for name in ("straight", "stopped"))
+    assert all(torch.equal(a[k], b[k]) for k in a), "the mixing draws replay after a resume"
+    plain = load_checkpoint(train("resnet20", "tiny", out=tmp_path / "plain", **dict(FAST, epochs=2, plots=False)).out
+                            / LAST).weights
+    assert not all(torch.equal(a[k], plain[k]) for k in a), "mixing changed the run"

@@ -4,7 +4,7 @@
 process), ``signs:DIR`` (the course's SIGNS), ``cifar10:DIR`` / ``cifar100:DIR``, ``folder:DIR``.
 """
 
-from resnets.data.augment import TTA_MODES, Augment, tta_views
+from resnets.data.augment import TTA_MODES, Augment, Mix, tta_views
 from resnets.data.base import DataBundle, FileImageSet, ImageSet, Split, check_labels
 from resnets.data.loader import Batches, epoch_generator
 from resnets.data.preprocess import IMAGENET_MEAN, IMAGENET_STD, Preprocessing, image_to_tensor, read_image
@@ -20,6 +20,7 @@ __all__ = [
     "DataBundle",
     "FileImageSet",
     "ImageSet",
+    "Mix",
     "Preprocessing",
     "Split",
     "check_labels",

@@ -7,6 +7,8 @@ whole batch, so a small data set can live on the accelerator and never touch the
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -127,6 +129,61 @@ def rotate_zoom(x: torch.Tensor, degrees: torch.Tensor, zoom: torch.Tensor) -> t
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     return out.to(x.dtype)
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Mixup (Zhang et al., 2018) and CutMix (Yun et al., 2019) over a training batch.
+
+    Each image is blended with (mixup) or has a box pasted in from (CutMix) another image of the same batch, and
+    its target becomes the same mixture of the two labels. The weight ``lam`` of the image's own label is drawn
+    once per batch from ``Beta(alpha, alpha)``; with both on, each batch takes one of the two at even odds (as
+    timm does). For CutMix ``lam`` is the share of the image left uncovered, after clipping the box to the image.
+
+    Attributes:
+        mixup: mixup's ``alpha`` (0: off; 0.2 is the paper's choice for ImageNet).
+        cutmix: CutMix's ``alpha`` (0: off; the paper uses 1.0).
+    """
+
+    mixup: float = 0.0
+    cutmix: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.mixup or self.cutmix)
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, num_classes: int,
+                 rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mix an NCHW float batch; returns the mixed batch and its (N, num_classes) probability targets.
+
+        ``rng`` draws ``lam``, the choice between the two and the partner of each image, so a seeded run repeats.
+        """
+        n = x.shape[0]
+        partner = torch.tensor(rng.sample(range(n), n), device=x.device)
+        use_cutmix = bool(self.cutmix) and (not self.mixup or rng.random() < 0.5)
+        lam = rng.betavariate(self.cutmix, self.cutmix) if use_cutmix else rng.betavariate(self.mixup, self.mixup)
+        if use_cutmix:
+            x, lam = paste_box(x, partner, lam, rng)
+        else:
+            x = x.lerp(x[partner], 1 - lam)
+        one_hot = F.one_hot(y, num_classes).float()
+        return x, one_hot.lerp(one_hot[partner], 1 - lam)
+
+
+def paste_box(x: torch.Tensor, partner: torch.Tensor, lam: float, rng: random.Random) -> tuple[torch.Tensor, float]:
+    """Paste a box covering ``1 - lam`` of the image, at a random centre, from each image's partner.
+
+    Returns the new batch (in the input's memory format) and the share of each image left as it was.
+    """
+    height, width = x.shape[2:]
+    cut = math.sqrt(1 - lam)
+    cy, cx = rng.randrange(height), rng.randrange(width)
+    half_h, half_w = int(height * cut) // 2, int(width * cut) // 2
+    top, bottom = max(cy - half_h, 0), min(cy + half_h, height)
+    left, right = max(cx - half_w, 0), min(cx + half_w, width)
+    out = x.clone()
+    out[:, :, top:bottom, left:right] = x[partner, :, top:bottom, left:right]
+    return out, 1 - (bottom - top) * (right - left) / (height * width)
 
 
 TTA_MODES = ("none", "flip", "flip+shift")

@@ -69,6 +69,8 @@ class TrainConfig:
     brightness: float = 0.0
     rotate: float = 0.0
     scale: float = 0.0
+    mixup: float = 0.0  # mixup's Beta alpha (0: off), data.Mix
+    cutmix: float = 0.0  # CutMix's Beta alpha (0: off)
     workers: int = 2
     data_on_device: bool = True
     # model
@@ -189,5 +191,6 @@ def validate(c: TrainConfig) -> None:
     need(c.threads >= 0, "threads must be 0 (torch's default) or a positive count.")
     need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
     need(c.ema == 0 or 0 < c.ema < 1, f"ema is a decay in (0, 1), e.g. 0.99 (0: off), not {c.ema}.")
+    need(c.mixup >= 0 and c.cutmix >= 0, "mixup and cutmix are Beta alphas: 0 (off) or positive, e.g. 0.2 and 1.0.")
     need(c.tta in TTA_MODES, f"tta must be none, flip or flip+shift, not {c.tta!r}.")
     need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import yaml
 from torch import nn
 
 from resnets.blocks.layers import set_gemm_convs
-from resnets.data import Augment, Batches, DataBundle, Preprocessing, load_data
+from resnets.data import Augment, Batches, DataBundle, Mix, Preprocessing, load_data
 from resnets.errors import ResnetsError
 from resnets.models import NetSpec, Network, create_model, get_spec, spec_from_dict, spec_to_dict
 from resnets.models.weights import load_weights
@@ -323,6 +324,7 @@ class Trainer:
         recal_batches = Batches(data.train, batch_size=c.batch_size, preprocessing=pre, device=rt.device,
                                 shuffle=True, seed=c.seed + 7919, workers=c.workers, channels_last=self.channels_last)
 
+        mix = Mix(mixup=c.mixup, cutmix=c.cutmix)
         steps_per_epoch = len(train_batches)
         total = c.iterations or c.epochs * steps_per_epoch
         epochs = math.ceil(total / steps_per_epoch)
@@ -351,6 +353,7 @@ class Trainer:
         timer_total = 0.0
         for epoch in range(start_epoch, epochs):
             train_batches.set_epoch(epoch)
+            mix_rng = random.Random(c.seed * 1_000_003 + epoch)
             run_model.train()
             self._set_bn_mode(model)
             steps_this_epoch = min(steps_per_epoch, total - step)
@@ -363,10 +366,13 @@ class Trainer:
             for i, (x, y) in enumerate(train_batches):
                 if step >= total:
                     break
+                target = y
+                if mix.active:
+                    x, target = mix(x, y, data.num_classes, mix_rng)
                 if train_step is None:
-                    train_step = GraphedStep(run_model, optimizer, self._loss, (x, y), base_lr=c.lr,
+                    train_step = GraphedStep(run_model, optimizer, self._loss, (x, target), base_lr=c.lr,
                                              autocast=rt.autocast)
-                loss, output = train_step(x, y, lr_at(step))
+                loss, output = train_step(x, target, lr_at(step))
                 if ema is not None:
                     ema.update()
                 step += 1
