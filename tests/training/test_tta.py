@@ -40,6 +40,16 @@ def test_views_are_the_batch_its_mirror_and_their_one_pixel_shifts() -> None:
         tta_views(x, "rot")
 
 
+def test_shift_views_are_the_batch_and_its_eight_two_pixel_moves() -> None:
+    x = torch.arange(2 * 3 * 7 * 7, dtype=torch.float32).view(2, 3, 7, 7)
+    views = tta_views(x, "shift")
+    assert len(views) == 9 and views[0] is x
+    moves = {(down, right) for down in (-2, 0, 2) for right in (-2, 0, 2)}
+    for down, right in moves - {(0, 0)}:
+        assert sum(torch.equal(v, shift(x, down, right)) for v in views) == 1
+    assert not any(torch.equal(v, x.flip(3)) for v in views)
+
+
 class LeftHeavy(nn.Module):
     """Scores that tell a picture from its mirror image: class 0 likes bright left halves."""
 
@@ -101,7 +111,7 @@ def test_cli_evaluate_takes_tta_and_reports_it(tta_run: Path, tmp_path: Path,
 
 
 def test_an_unknown_tta_is_one_sentence(tta_run: Path) -> None:
-    with pytest.raises(ResnetsError, match="tta must be none, flip or flip\\+shift"):
+    with pytest.raises(ResnetsError, match="tta must be one of none, flip, shift, flip\\+shift, not .mirror."):
         resolve_config(tta="mirror")
     with pytest.raises(ResnetsError, match="unknown test-time augmentation 'mirror'"):
         evaluate(tta_run, tta="mirror")

@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recalibrate-batches", type=int, default=50, dest="recalibrate_batches",
                    help="training batches to recompute the statistics over (default: 50)")
     p.add_argument("--tta", choices=TTA_MODES, default=None,
-                   help="test-time views to average: none, flip or flip+shift (default: what the run used)")
+                   help="test-time views to average: none, flip, shift or flip+shift (default: what the run used)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
 

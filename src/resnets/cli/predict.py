@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--onnx", dest="onnx_path", help="an .onnx file of this checkpoint (skips the export)")
     p.add_argument("--device", default="auto", help="the torch backend's device (auto, cpu, cuda ...)")
     p.add_argument("--tta", choices=TTA_MODES, default=None,
-                   help="test-time views whose probabilities are averaged: none, flip or flip+shift "
+                   help="test-time views whose probabilities are averaged: none, flip, shift or flip+shift "
                         "(default: what the run evaluated with)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)

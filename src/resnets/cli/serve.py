@@ -25,7 +25,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=int, default=40_000_000, help="most pixels per image (default 40M)")
     p.add_argument("--top", dest="top_k", type=int, default=5, help="labels per image (default 5)")
     p.add_argument("--tta", choices=TTA_MODES, default=None,
-                   help="test-time views averaged per image: none, flip or flip+shift (default: what the run used)")
+                   help="test-time views averaged per image: none, flip, shift or flip+shift "
+                        "(default: what the run used)")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     p.set_defaults(func=run)
 

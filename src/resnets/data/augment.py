@@ -186,20 +186,26 @@ def paste_box(x: torch.Tensor, partner: torch.Tensor, lam: float, rng: random.Ra
     return out, 1 - (bottom - top) * (right - left) / (height * width)
 
 
-TTA_MODES = ("none", "flip", "flip+shift")
+TTA_MODES = ("none", "flip", "shift", "flip+shift")
+GRID_SHIFT = 2
 
 
 def tta_views(x: torch.Tensor, mode: str = "none") -> list[torch.Tensor]:
     """The views of a batch that test-time augmentation averages over.
 
-    ``flip``: the batch and its mirror image. ``flip+shift``: those two, each also moved one pixel down-right and
-    one pixel up-left (reflected borders): six views. Use a view only where training used its augmentation: a
-    model never shown mirrored images is hurt by the mirrored view.
+    ``flip``: the batch and its mirror image. ``shift``: the batch moved by -2, 0 and +2 pixels in each direction
+    (reflected borders): nine views, within reach of a pad-and-crop training augmentation, for models trained
+    without flips. ``flip+shift``: the batch and its mirror image, each also moved one pixel down-right and one
+    pixel up-left: six views. Use a view only where training used its augmentation: a model never shown
+    mirrored images is hurt by the mirrored view.
     """
     if mode not in TTA_MODES:
         raise ValueError(f"unknown test-time augmentation {mode!r}; use one of: {', '.join(TTA_MODES)}.")
     if mode == "none":
         return [x]
+    if mode == "shift":
+        steps = (0, -GRID_SHIFT, GRID_SHIFT)
+        return [x if down == right == 0 else shift(x, down, right) for down in steps for right in steps]
     views = [x, x.flip(3)]
     if mode == "flip+shift":
         views += [shift(v, d, d) for v in views[:2] for d in (1, -1)]

@@ -259,7 +259,7 @@ def create_app(
         max_files: the most images per request.
         max_pixels: the most pixels per image (from its header, checked before decoding).
         top_k: labels per image unless the request's ``top_k`` says otherwise.
-        tta: test-time views averaged per image (``none``, ``flip``, ``flip+shift``; default: the run's).
+        tta: test-time views averaged per image (``none``, ``flip``, ``shift``, ``flip+shift``; default: the run's).
     """
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     if ckpt.preprocessing is None:

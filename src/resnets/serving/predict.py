@@ -68,8 +68,8 @@ def predict(
             fails). Both give the same top-k labels; probabilities agree to about 1e-5. Each
             :class:`Prediction` names the backend that ran.
         onnx_path: an ``.onnx`` file of this checkpoint (``resnets export CKPT --format onnx --dynamic-batch``).
-        tta: test-time views whose probabilities are averaged (``none``, ``flip``, ``flip+shift``); by default
-            what the run evaluated with, so predictions match its reported accuracy.
+        tta: test-time views whose probabilities are averaged (``none``, ``flip``, ``shift``, ``flip+shift``); by
+            default what the run evaluated with, so predictions match its reported accuracy.
     """
     if top_k < 1:
         raise ResnetsError(f"--top must be at least 1, not {top_k}.")

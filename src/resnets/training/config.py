@@ -97,7 +97,7 @@ class TrainConfig:
     # reporting
     log_every: int = 20
     eval_every: int = 1
-    tta: Literal["none", "flip", "flip+shift"] = "none"  # views averaged in evaluation (data.tta_views)
+    tta: Literal["none", "flip", "shift", "flip+shift"] = "none"  # views averaged in evaluation (data.tta_views)
     test_each_epoch: bool = False
     tensorboard: bool = False
     plots: bool = True
@@ -192,5 +192,5 @@ def validate(c: TrainConfig) -> None:
     need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
     need(c.ema == 0 or 0 < c.ema < 1, f"ema is a decay in (0, 1), e.g. 0.99 (0: off), not {c.ema}.")
     need(c.mixup >= 0 and c.cutmix >= 0, "mixup and cutmix are Beta alphas: 0 (off) or positive, e.g. 0.2 and 1.0.")
-    need(c.tta in TTA_MODES, f"tta must be none, flip or flip+shift, not {c.tta!r}.")
+    need(c.tta in TTA_MODES, f"tta must be one of {', '.join(TTA_MODES)}, not {c.tta!r}.")
     need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")

@@ -94,8 +94,8 @@ def evaluate(
         recalibrate: first recompute the BatchNorm statistics over up to ``recalibrate_batches`` batches of
             the training images (unaugmented; the checkpoint file is not changed): shows what a model whose
             statistics lag its weights (Keras's momentum 0.99 in a short run) has really learned.
-        tta: test-time views to average (``none``, ``flip``, ``flip+shift``); by default the run's own ``tta``,
-            so the figure matches what training reported.
+        tta: test-time views to average (``none``, ``flip``, ``shift``, ``flip+shift``); by default the run's own
+            ``tta``, so the figure matches what training reported.
     """
     path = resolve_checkpoint(checkpoint)
     ckpt: Checkpoint = load_checkpoint(path)
