@@ -11,6 +11,7 @@ import pytest
 
 from resnets import __version__
 from resnets.cli import main
+from resnets.cli.options import key_value
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,12 +40,20 @@ def test_summary_overrides_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["rows"][-1]["output_shape"] == [1, 3]
 
 
+def test_set_reads_exponent_numbers_as_numbers() -> None:
+    assert key_value("lr=1e-3") == ("lr", 0.001) and key_value("bn_eps=1E-5") == ("bn_eps", 1e-5)
+    assert key_value("lr=2.5e-2") == ("lr", 0.025) and key_value("pad=4") == ("pad", 4)
+    assert key_value("shortcut=B") == ("shortcut", "B") and key_value("name=e5") == ("name", "e5")
+    assert main(["summary", "resnet20", "--set", "drop_path_rate=1e-1", "--json"]) == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["summary", "resnet5"], "unknown model 'resnet5'; closest: resnet56"),
         (["summary", "resnet20", "--input", "3x4"], "an input size is CxHxW"),
         (["summary", "resnet20", "--set", "shortcutt=B"], "did you mean shortcut"),
+        (["summary", "resnet20", "--set", "bn_eps=abc"], "cannot apply bn_eps='abc' to resnet20"),
         (["diagram", "resnet20", "--out", "x.txt"], "has another suffix"),
     ],
 )

@@ -45,6 +45,8 @@ def test_train_then_evaluate_and_predict(run: Path, tmp_path: Path, capsys: pyte
     ("argv", "message"),
     [
         (["train", "--data", "tiny", "--set", "lernrate=1"], "unknown key 'lernrate'"),
+        (["train", "--data", "tiny", "--set", "lr=fast"], "lr must be a number, not 'fast'"),
+        (["train", "--data", "tiny", "--set", "epochs=2.5"], "epochs must be a whole number, not 2.5"),
         (["train", "--model", "resnet5", "--data", "tiny"], "unknown model 'resnet5'"),
         (["evaluate", "/nonexistent/run"], "no checkpoint at /nonexistent/run"),
         (["predict", "/nonexistent/run", "x.png"], "no checkpoint at"),

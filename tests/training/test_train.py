@@ -138,6 +138,15 @@ def test_recipe_file_and_flags_resolve_in_order(tmp_path: Path) -> None:
     assert resolve_config("paper-cifar").iterations == 64000
 
 
+def test_set_values_take_their_key_type_so_yaml_exponents_work() -> None:
+    c = resolve_config("signs", lr="1e-3", weight_decay=1, epochs="3", milestones=["0.5", 0.75])
+    assert (c.lr, c.weight_decay, c.epochs, c.milestones) == (0.001, 1.0, 3, [0.5, 0.75])
+    assert type(c.lr) is float and type(c.weight_decay) is float and type(c.epochs) is int
+    assert resolve_config("signs", drop_path_rate=None).drop_path_rate is None
+    with pytest.raises(ResnetsError, match="flip must be true or false, not 'yes'"):
+        resolve_config("signs", flip="yes")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

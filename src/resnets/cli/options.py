@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 import yaml
 
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
 
 def key_value(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with the value read as YAML (``3``, ``0.1``, ``true``, ``[1, 2]``, ``B``)."""
+    """``KEY=VALUE`` with the value read as YAML (``3``, ``0.1``, ``true``, ``[1, 2]``, ``B``).
+
+    Numbers with an exponent and no dot (``1e-3``), which YAML 1.1 reads as strings, are read as numbers.
+    """
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, not {text!r}")
+    if _EXPONENT.fullmatch(value.strip()):
+        return key.strip().replace("-", "_"), float(value)
     try:
         return key.strip().replace("-", "_"), yaml.safe_load(value)
     except yaml.YAMLError:

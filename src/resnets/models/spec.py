@@ -446,6 +446,10 @@ def override_spec(spec: NetSpec, **overrides: Any) -> NetSpec:
             close = difflib.get_close_matches(key, known, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(known)}."
             raise ValueError(f"{spec.name} has no option {key!r}{hint}")
-    if head_kw:
-        top_kw["head"] = dataclasses.replace(top_kw.get("head", spec.head), **head_kw)
-    return dataclasses.replace(spec, **top_kw)
+    try:
+        if head_kw:
+            top_kw["head"] = dataclasses.replace(top_kw.get("head", spec.head), **head_kw)
+        return dataclasses.replace(spec, **top_kw)
+    except TypeError as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise ValueError(f"cannot apply {given} to {spec.name}: a value has the wrong type ({exc}).") from None

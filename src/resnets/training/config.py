@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import types
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -108,6 +110,37 @@ class TrainConfig:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_TYPES = get_type_hints(TrainConfig)
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """``value`` as the type of config key ``key``: YAML reads ``1e-3`` as a string and ``2`` as an int."""
+    kind, args = _TYPES[key], get_args(_TYPES[key])
+    if get_origin(kind) in (Union, types.UnionType) and type(None) in args:
+        if value is None:
+            return None
+        kind = next(a for a in args if a is not type(None))
+    if kind is float:
+        return _number(key, value)
+    if kind is int:
+        number = _number(key, value)
+        if not math.isfinite(number) or number != int(number):
+            raise ResnetsError(f"{key} must be a whole number, not {value!r}.")
+        return int(number)
+    if kind is bool and not isinstance(value, bool):
+        raise ResnetsError(f"{key} must be true or false, not {value!r}.")
+    if kind == list[float] and isinstance(value, list):
+        return [_number(key, v) for v in value]
+    return value
+
+
+def _number(key: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ResnetsError(f"{key} must be a number, not {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ResnetsError(f"{key} must be a number, not {value!r}.") from None
 
 
 def _check_keys(data: dict[str, Any], where: str) -> None:
@@ -152,7 +185,7 @@ def resolve_config(recipe: str | None = None, config_file: str | Path | None = N
     from_file = read_config_file(config_file) if config_file else {}
     name = recipe or from_file.get("recipe") or "default"
     merged = {**load_recipe(name), **from_file, **overrides, "recipe": name}
-    config = TrainConfig(**merged)
+    config = TrainConfig(**{key: _coerce(key, value) for key, value in merged.items()})
     validate(config)
     return config
 
