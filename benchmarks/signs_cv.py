@@ -93,6 +93,7 @@ def main() -> None:
     folds = [int(k) for k in args.folds.split(",")]
     roots = make_folds(data, out / "folds")
     jobs = [(name, k) for k in folds for name in variants]
+
     def run_job(job: tuple[str, int]) -> Path:
         name, k = job
         return train_fold(roots[k], k, variants[name], out / f"{name}-f{k}")
@@ -100,15 +101,18 @@ def main() -> None:
     with ThreadPoolExecutor(args.parallel) as pool:
         runs = dict(zip(jobs, pool.map(run_job, jobs), strict=True))
     errors: dict[str, dict[str, list[int]]] = {name: {v: [] for v in views} for name in variants}
-    for (name, _), run in runs.items():
+    photos: dict[int, int] = {}
+    for (name, k), run in runs.items():
         for view in views:
             result = evaluate(run / "last.safetensors", split="val", tta=view, out=run / f"eval-{view}")
+            photos[k] = result.metrics.count
             errors[name][view].append(round((1 - result.metrics.top1) * result.metrics.count))
-    print(f"\nvalidation errors on folds {folds} (216 photos each)")
+    print(f"\nvalidation errors on folds {folds} ({', '.join(str(photos[k]) for k in folds)} photos)")
+    total = sum(photos.values())
     for name in variants:
         for view in views:
             counts = errors[name][view]
-            print(f"{name:>12s}  tta {view:<10s} {' / '.join(map(str, counts))}  = {sum(counts)} / {216 * len(counts)}")
+            print(f"{name:>12s}  tta {view:<10s} {' / '.join(map(str, counts))}  = {sum(counts)} / {total}")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     (HERE / "results").mkdir(exist_ok=True)
     record = {"machine": machine(), "folds": folds, "variants": variants, "errors": errors}
