@@ -10,7 +10,16 @@ import torch
 from PIL import Image
 
 from resnets.data import Augment, Batches, FileImageSet, ImageSet, Preprocessing, epoch_generator, read_image
-from resnets.data.augment import center_crop, random_affine, random_brightness, random_crop, random_flip, rotate_zoom
+from resnets.data.augment import (
+    center_crop,
+    random_affine,
+    random_brightness,
+    random_contrast,
+    random_crop,
+    random_flip,
+    random_saturation,
+    rotate_zoom,
+)
 from resnets.data.preprocess import image_to_tensor
 from resnets.data.splits import balanced_subset, stratified_holdout
 from resnets.errors import ResnetsError
@@ -34,13 +43,29 @@ def indexed_set(n: int) -> ImageSet:
     random_flip,
     lambda x, g: random_brightness(x, 0.2, g),
     lambda x, g: random_affine(x, 15, 0.1, g),
-    lambda x, g: Augment(pad=2, flip=True, brightness=0.1, rotate=10, scale=0.1)(x, g),
+    lambda x, g: random_contrast(x, 0.2, g),
+    lambda x, g: random_saturation(x, 0.2, g),
+    lambda x, g: Augment(pad=2, flip=True, brightness=0.1, rotate=10, scale=0.1, contrast=0.2, saturation=0.2)(x, g),
 ])
 def test_augmentations_keep_shape_and_replay_with_a_seed(op) -> None:
     x = torch.rand(8, 3, 16, 12)
     a, b, c = op(x, gen(1)), op(x, gen(1)), op(x, gen(2))
     assert a.shape == x.shape and torch.equal(a, b)
     assert not torch.equal(a, c)
+
+
+def test_contrast_keeps_each_images_mean_grey_and_saturation_keeps_each_pixels_grey() -> None:
+    x = torch.rand(8, 3, 6, 6) * 255
+    contrasted = random_contrast(x, 0.5, gen(0))
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    assert torch.allclose((contrasted * luma).sum(1).mean((1, 2)), (x * luma).sum(1).mean((1, 2)), atol=1e-3)
+    assert not torch.allclose(contrasted, x)
+    saturated = random_saturation(x, 0.5, gen(0))
+    assert torch.allclose((saturated * luma).sum(1), (x * luma).sum(1), atol=1e-3)
+    assert not torch.allclose(saturated, x)
+    grey = x[:, :1].expand(8, 3, 6, 6)
+    assert torch.allclose(random_saturation(grey, 0.5, gen(0)), grey, atol=1e-3)
+    assert torch.equal(random_saturation(x[:, :1], 0.5, gen(0)), x[:, :1])
 
 
 def test_rotate_zoom_turns_and_enlarges_about_the_centre() -> None:

@@ -160,6 +160,7 @@ def test_set_values_take_their_key_type_so_yaml_exponents_work() -> None:
         (dict(crop=40), "crop 40 is larger than the 16x16 images of tiny padded by 4"),
         (dict(crop=-1), "pad and crop are pixel counts"),
         (dict(mixup=-0.2), "mixup and cutmix are Beta alphas"),
+        (dict(contrast=1.5), "brightness, contrast, saturation and scale are fractions in \\[0, 1\\)"),
     ],
 )
 def test_bad_training_input_raises_one_sentence(kwargs: dict, message: str, tmp_path: Path) -> None:

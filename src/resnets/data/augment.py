@@ -1,8 +1,9 @@
 """Augmentation on batches of tensors, on whatever device the batch is on (the airbench way).
 
-No torchvision: pad-and-crop, flip, brightness, rotation and zoom are a few tensor operations over the
-whole batch, so a small data set can live on the accelerator and never touch the host. Every random draw comes from the
-``torch.Generator`` passed in, so a seeded epoch is reproducible (and a resumed run repeats it exactly).
+No torchvision: pad-and-crop, flip, brightness, contrast, saturation, rotation and zoom are a few tensor
+operations over the whole batch, so a small data set can live on the accelerator and never touch the host. Every
+random draw comes from the ``torch.Generator`` passed in, so a seeded epoch is reproducible (and a resumed run
+repeats it exactly).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class Augment:
         per_sample_crop: a crop offset per image (``True``) or one per batch (``False``: cheaper).
         flip: random horizontal flips, per image.
         brightness: multiply each image by ``U(1 - b, 1 + b)`` (0: off).
+        contrast: scale each image's distance from its mean grey level by ``U(1 - c, 1 + c)`` (0: off).
+        saturation: scale each pixel's distance from its own grey by ``U(1 - s, 1 + s)`` (0: off; colour only).
         rotate: rotate each image by an angle drawn from ``U(-r, r)`` degrees (0: off).
         scale: zoom each image by a factor drawn from ``U(1 - s, 1 + s)`` (0: off). Rotation and zoom are one
             affine resampling per image, reflecting at the border so no black corners appear.
@@ -39,10 +42,13 @@ class Augment:
     crop: int = 0
     rotate: float = 0.0
     scale: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
 
     @property
     def active(self) -> bool:
-        return bool(self.pad or self.crop or self.flip or self.brightness or self.rotate or self.scale)
+        return bool(self.pad or self.crop or self.flip or self.brightness or self.rotate or self.scale
+                    or self.contrast or self.saturation)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,7 +57,7 @@ class Augment:
         """Augment an NCHW batch (values on any scale).
 
         A uint8 batch stays uint8 through cropping and flipping (a quarter of the bytes to move) and becomes
-        float only for rotation, zoom or brightness; the values are the same either way.
+        float only for rotation, zoom or a colour change; the values are the same either way.
         """
         if self.rotate or self.scale:
             x = random_affine(x.float(), self.rotate, self.scale, generator)
@@ -61,6 +67,10 @@ class Augment:
             x = random_flip(x, generator)
         if self.brightness:
             x = random_brightness(x.float(), self.brightness, generator)
+        if self.contrast:
+            x = random_contrast(x.float(), self.contrast, generator)
+        if self.saturation:
+            x = random_saturation(x.float(), self.saturation, generator)
         return x
 
 
@@ -108,6 +118,33 @@ def random_brightness(x: torch.Tensor, amount: float, generator: torch.Generator
     """Scale each image by a factor drawn from ``U(1 - amount, 1 + amount)``."""
     factor = 1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount
     return x * factor.view(-1, 1, 1, 1)
+
+
+def _grey(x: torch.Tensor) -> torch.Tensor:
+    """Each pixel's luma (ITU-R 601 weights, as Pillow's ``L`` mode), shape (N, 1, H, W); grey images as they are."""
+    if x.shape[1] != 3:
+        return x.mean(1, keepdim=True)
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x * weights).sum(1, keepdim=True)
+
+
+def random_contrast(x: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Scale each image's distance from its mean grey level by a factor drawn from ``U(1 - amount, 1 + amount)``."""
+    factor = (1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount).view(-1, 1, 1, 1)
+    mean = _grey(x).mean((1, 2, 3), keepdim=True)
+    return mean + (x - mean) * factor
+
+
+def random_saturation(x: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Scale each pixel's distance from its own grey by a factor drawn per image from ``U(1 - amount, 1 + amount)``.
+
+    0 would make the image grey, 2 doubles its colourfulness; a one-channel image is returned as it is.
+    """
+    if x.shape[1] != 3:
+        return x
+    factor = (1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount).view(-1, 1, 1, 1)
+    grey = _grey(x)
+    return grey + (x - grey) * factor
 
 
 def random_affine(x: torch.Tensor, degrees: float, scale: float,

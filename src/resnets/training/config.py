@@ -69,6 +69,8 @@ class TrainConfig:
     per_sample_crop: bool = True
     flip: bool = True
     brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
     rotate: float = 0.0
     scale: float = 0.0
     mixup: float = 0.0  # mixup's Beta alpha (0: off), data.Mix
@@ -221,6 +223,8 @@ def validate(c: TrainConfig) -> None:
     need(c.val_fraction is None or 0 < c.val_fraction < 1, "val_fraction must be in (0, 1).")
     need(c.freeze >= 0, "freeze counts stages to freeze (0: none).")
     need(c.pad >= 0 and c.crop >= 0, "pad and crop are pixel counts (crop 0: the images' own size).")
+    need(all(0 <= v < 1 for v in (c.brightness, c.contrast, c.saturation, c.scale)),
+         "brightness, contrast, saturation and scale are fractions in [0, 1), e.g. 0.2 (0: off).")
     need(c.threads >= 0, "threads must be 0 (torch's default) or a positive count.")
     need(c.backbone_lr_scale > 0, "backbone_lr_scale must be positive.")
     need(c.ema == 0 or 0 < c.ema < 1, f"ema is a decay in (0, 1), e.g. 0.99 (0: off), not {c.ema}.")

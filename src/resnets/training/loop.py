@@ -308,7 +308,8 @@ class Trainer:
             data.train, batch_size=c.batch_size, preprocessing=pre, device=rt.device if on_device else "cpu",
             shuffle=True, drop_last=True,
             augment=Augment(pad=c.pad, per_sample_crop=c.per_sample_crop, flip=c.flip, brightness=c.brightness,
-                            crop=c.crop, rotate=c.rotate, scale=c.scale),
+                            crop=c.crop, rotate=c.rotate, scale=c.scale, contrast=c.contrast,
+                            saturation=c.saturation),
             seed=c.seed, rank=rt.rank, world_size=rt.world_size, workers=c.workers, channels_last=self.channels_last,
         )
         if len(train_batches) == 0:
