@@ -114,10 +114,14 @@ def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> to
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
 
 
+def _factors(x: torch.Tensor, amount: float, generator: torch.Generator | None) -> torch.Tensor:
+    """One factor per image of ``x`` drawn from ``U(1 - amount, 1 + amount)``, shaped (N, 1, 1, 1) to broadcast."""
+    return (1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount).view(-1, 1, 1, 1)
+
+
 def random_brightness(x: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Scale each image by a factor drawn from ``U(1 - amount, 1 + amount)``."""
-    factor = 1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount
-    return x * factor.view(-1, 1, 1, 1)
+    return x * _factors(x, amount, generator)
 
 
 def _grey(x: torch.Tensor) -> torch.Tensor:
@@ -130,9 +134,8 @@ def _grey(x: torch.Tensor) -> torch.Tensor:
 
 def random_contrast(x: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Scale each image's distance from its mean grey level by a factor drawn from ``U(1 - amount, 1 + amount)``."""
-    factor = (1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount).view(-1, 1, 1, 1)
     mean = _grey(x).mean((1, 2, 3), keepdim=True)
-    return mean + (x - mean) * factor
+    return mean + (x - mean) * _factors(x, amount, generator)
 
 
 def random_saturation(x: torch.Tensor, amount: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -142,9 +145,8 @@ def random_saturation(x: torch.Tensor, amount: float, generator: torch.Generator
     """
     if x.shape[1] != 3:
         return x
-    factor = (1 + (_rand((x.shape[0],), generator, x.device) * 2 - 1) * amount).view(-1, 1, 1, 1)
     grey = _grey(x)
-    return grey + (x - grey) * factor
+    return grey + (x - grey) * _factors(x, amount, generator)
 
 
 def random_affine(x: torch.Tensor, degrees: float, scale: float,

@@ -18,7 +18,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -307,9 +307,7 @@ class Trainer:
         train_batches = Batches(
             data.train, batch_size=c.batch_size, preprocessing=pre, device=rt.device if on_device else "cpu",
             shuffle=True, drop_last=True,
-            augment=Augment(pad=c.pad, per_sample_crop=c.per_sample_crop, flip=c.flip, brightness=c.brightness,
-                            crop=c.crop, rotate=c.rotate, scale=c.scale, contrast=c.contrast,
-                            saturation=c.saturation),
+            augment=Augment(**{f.name: getattr(c, f.name) for f in fields(Augment)}),
             seed=c.seed, rank=rt.rank, world_size=rt.world_size, workers=c.workers, channels_last=self.channels_last,
         )
         if len(train_batches) == 0:
