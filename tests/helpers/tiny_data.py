@@ -41,7 +41,8 @@ def register() -> None:
     DATA_SOURCES["tiny3"] = load_tiny3
 
 
-FAST = dict(epochs=2, lr=0.05, batch_size=64, eval_batch_size=128, log_every=4, progress=False, plots=True, workers=0)
+FAST = dict(epochs=2, lr=0.05, batch_size=64, eval_batch_size=128, log_every=4, progress=False, plots=True, workers=0,
+            checkpoint_every=0)
 """Small, fast training settings shared by the tests."""
 
 LAB = dict(data="tiny", width=4, device="cpu")

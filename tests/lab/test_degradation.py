@@ -59,6 +59,7 @@ def test_an_interrupted_study_resumes_the_unfinished_net(tmp_path, monkeypatch):
 
     def interrupted_train(spec, *args, **kwargs):
         calls.append((spec.name, kwargs["resume"]))
+        kwargs["checkpoint_every"] = 0
         if spec.name == "resnet8" and not kwargs["resume"]:
             def stop(record):
                 if record["epoch"] == 1:

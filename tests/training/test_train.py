@@ -75,7 +75,7 @@ def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path: Path) -> None:
         "from resnets.training import train\n"
         "out, resume = sys.argv[1], sys.argv[2] == 'resume'\n"
         "train('resnet20', 'tiny:1024', out=out, resume=resume, epochs=3, batch_size=64, log_every=4,\n"
-        "      progress=False, plots=False, workers=0)\n"
+        "      progress=False, plots=False, workers=0, checkpoint_every=0)\n"
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     straight = tmp_path / "straight"
@@ -100,6 +100,25 @@ def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path: Path) -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
     lines = [json.loads(line)["epoch"] for line in metrics.read_text().splitlines()]
     assert lines == [1, 2, 3]
+
+
+@pytest.mark.parametrize(("every", "writes"), [(0, [1, 2, 3]), (3600, [3])])
+def test_the_last_checkpoint_is_rewritten_at_most_every_checkpoint_every_seconds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: float, writes: list[int]) -> None:
+    from resnets.training import loop
+
+    saved: list[int] = []
+    real = loop.save_checkpoint
+
+    def spy(path: Path, *args: object, **kwargs: object) -> Path:
+        if Path(path).name == LAST:
+            saved.append(kwargs["train_state"]["epoch"])  # type: ignore[index]
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "save_checkpoint", spy)
+    train("resnet20", "tiny", out=tmp_path / "run", **{**FAST, "epochs": 3, "checkpoint_every": every})
+    assert saved == writes
+    assert load_checkpoint(tmp_path / "run" / LAST, train_state=True).train_state["epoch"] == 3
 
 
 def test_fine_tuning_puts_a_new_head_on_pretrained_weights(trained_run: Path, tmp_path: Path) -> None:

@@ -101,6 +101,7 @@ class TrainConfig:
     # reporting
     log_every: int = 20
     eval_every: int = 1
+    checkpoint_every: float = 30.0  # seconds between rewrites of last.safetensors (0: every epoch; the end always)
     tta: Literal["none", "flip", "shift", "flip+shift"] = "none"  # views averaged in evaluation (data.tta_views)
     test_each_epoch: bool = False
     tensorboard: bool = False
@@ -231,3 +232,4 @@ def validate(c: TrainConfig) -> None:
     need(c.mixup >= 0 and c.cutmix >= 0, "mixup and cutmix are Beta alphas: 0 (off) or positive, e.g. 0.2 and 1.0.")
     need(c.tta in TTA_MODES, f"tta must be one of {', '.join(TTA_MODES)}, not {c.tta!r}.")
     need(c.log_every >= 1 and c.eval_every >= 1, "log_every and eval_every must be at least 1.")
+    need(c.checkpoint_every >= 0, "checkpoint_every is seconds between checkpoints: 0 (every epoch) or more.")

@@ -2,10 +2,11 @@
 
 The run folder (``--out``; default ``runs/<model>-<data>-<time>``) holds ``config.yaml`` (the resolved
 config), ``metrics.jsonl`` (one line per epoch), ``last.safetensors`` (with the training state, for
-``--resume``), ``best.safetensors`` (best validation accuracy; never chosen on the test set),
-``curves.png`` and ``result.json``.
+``--resume``; rewritten at most every ``checkpoint_every`` seconds, and after the final epoch: the course
+ResNet50 with its optimizer state is 283 MB), ``best.safetensors`` (best validation accuracy; never chosen
+on the test set), ``curves.png`` and ``result.json``.
 
-Resuming restarts from the last completed epoch with the same weights, optimizer state, step, RNG
+Resuming restarts from the epoch of the last checkpoint with the same weights, optimizer state, step, RNG
 states and data order, so a seeded CPU run ends with the same weights as an uninterrupted one.
 Losses reach the host only every ``log_every`` steps; a NaN is caught there and stops the run with the
 last good checkpoint kept.
@@ -350,6 +351,7 @@ class Trainer:
             self._announce(data, model, out, epochs, steps_per_epoch, total, start_epoch)
 
         timer_total = 0.0
+        saved_at = time.monotonic()
         for epoch in range(start_epoch, epochs):
             train_batches.set_epoch(epoch)
             mix_rng = random.Random(c.seed * 1_000_003 + epoch)
@@ -426,11 +428,13 @@ class Trainer:
                     best = record["val_acc"]
                 meta = dict(classes=data.classes, preprocessing=pre, config=self._config_record(data, rt),
                             spec=model.spec)
-                state = {"epoch": epoch + 1, "step": step, "best": best, "optimizer": optimizer.state_dict(),
-                         "scaler": scaler.state_dict(), "rng": rng_state()}
-                if ema is not None:
-                    state |= {"model": model.state_dict(), "ema": ema.state_dict()}
-                save_checkpoint(out / LAST, eval_model, metrics=record, train_state=state, **meta)
+                if last_epoch or time.monotonic() - saved_at >= c.checkpoint_every:
+                    state = {"epoch": epoch + 1, "step": step, "best": best, "optimizer": optimizer.state_dict(),
+                             "scaler": scaler.state_dict(), "rng": rng_state()}
+                    if ema is not None:
+                        state |= {"model": model.state_dict(), "ema": ema.state_dict()}
+                    save_checkpoint(out / LAST, eval_model, metrics=record, train_state=state, **meta)
+                    saved_at = time.monotonic()
                 if improved:
                     save_checkpoint(out / BEST, eval_model, metrics=record, **meta)
                 with open(out / "metrics.jsonl", "a") as f:
