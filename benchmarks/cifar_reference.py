@@ -107,6 +107,7 @@ def main() -> None:
               "threads": torch.get_num_threads(),
               "cpu_bf16": cpu_has_bf16(), "rows": rows, "speed_ratio": ratio}
     path = Path(args.out) / f"cifar_reference_{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(f"wrote {path}")
 
